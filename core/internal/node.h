@@ -1,0 +1,59 @@
+// Copyright 2026 The dataloader Authors.
+//
+// Node: one step of a pipeline (the source, a stage, aggregate, disaggregate) as the scheduler
+// sees it. A node takes items from its input channel and fills its own output channel.
+//
+// Confined to the owning PipelineCore: every method runs with the core's mutex held.
+#ifndef CORE_INTERNAL_NODE_H_
+#define CORE_INTERNAL_NODE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "core/internal/channel.h"
+#include "core/pipeline_options.h"
+#include "core/pipeline_stats.h"
+
+namespace dataloader::internal {
+
+struct Dispatch;
+class PipelineCore;
+
+class Node {
+ public:
+  Node(PipelineCore& core, std::string name, int concurrency, int64_t max_failures)
+      : core_(core),
+        name_(std::move(name)),
+        concurrency_(concurrency),
+        max_failures_(max_failures) {}
+  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Passes finished results on and starts new work, as far as room in the output channel,
+  // output order and concurrency allow. Returns whether anything moved or started.
+  virtual bool Pump(Dispatch& dispatch) = 0;
+  virtual ChannelBase& output() = 0;
+  // Stats of this node except the queue fields, which the core fills from output().
+  virtual void FillStats(StageStats& stats) const = 0;
+
+  const std::string& name() const { return name_; }
+  // Slots the node fills from its input; sizes the channel in front of it.
+  int concurrency() const { return concurrency_; }
+  int64_t max_failures() const { return max_failures_; }
+  int64_t failures() const { return failures_; }
+  void CountFailure() { ++failures_; }
+
+ protected:
+  PipelineCore& core_;
+
+ private:
+  const std::string name_;
+  const int concurrency_;
+  const int64_t max_failures_;
+  int64_t failures_ = 0;
+};
+
+}  // namespace dataloader::internal
+
+#endif  // CORE_INTERNAL_NODE_H_

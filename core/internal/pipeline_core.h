@@ -1,0 +1,155 @@
+// Copyright 2026 The dataloader Authors.
+//
+// PipelineCore: the scheduling state of one pipeline, shared by its typed nodes and by the
+// Pipeline<T> front end.
+//
+// Scheduling is event driven. Each event (a source pull or task finished, an async op
+// completed, the consumer took an item, cancel) takes the core's mutex and runs one
+// scheduling step, ScheduleLocked(), on the thread that raised it. The step only moves items
+// between bounded channels and decides which tasks start; it never runs user code and never
+// blocks. Synchronous tasks go to the runtime's thread pool; async op starts, "item ready"
+// callbacks and timers go to the runtime's event loop. A dedicated scheduler thread would cost
+// two thread hand-offs per item per stage (microseconds each); this way a stage hop costs a
+// lock and a few moves.
+//
+// Lifetime: shared by Pipeline<T> and every queued task or pending completion, so late
+// completions find it alive. Stop() detaches it from the runtime: after it returns no user
+// code of this pipeline runs and nothing is submitted to the runtime again.
+#ifndef CORE_INTERNAL_PIPELINE_CORE_H_
+#define CORE_INTERNAL_PIPELINE_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "core/cancellation.h"
+#include "core/event_loop.h"
+#include "core/internal/channel.h"
+#include "core/internal/node.h"
+#include "core/mutex.h"
+#include "core/pipeline_options.h"
+#include "core/pipeline_stats.h"
+#include "core/runtime.h"
+#include "core/thread_pool.h"
+
+namespace dataloader::internal {
+
+class PipelineCore;
+
+// Work a scheduling step decided on. Runs on a pool thread with the core's mutex released.
+using CoreTask = absl::AnyInvocable<void(Dispatch&)>;
+
+// What one scheduling step hands out. `inline_task`, when set, is run next by the same pool
+// thread instead of going through the pool's queue (a cheap continuation).
+struct Dispatch {
+  absl::InlinedVector<CoreTask, 4> pool_tasks;
+  bool allow_inline = false;  // True only on a pool thread running this core's task.
+  CoreTask inline_task;
+};
+
+class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
+ public:
+  PipelineCore(Runtime& runtime, int64_t max_failures);
+  ~PipelineCore();
+  PipelineCore(const PipelineCore&) = delete;
+  PipelineCore& operator=(const PipelineCore&) = delete;
+
+  // Setup, before Start(). `nodes` run source first; the last node's output is the sink.
+  void SetNodes(std::vector<std::unique_ptr<Node>> nodes, int64_t sink_capacity);
+  void SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&)> callback,
+                        absl::Duration interval);
+
+  // --- Front end (Pipeline<T>). Thread-safe unless marked Locked. ---
+  void Start();
+  void Cancel();
+  // Cancels if still running, then waits until no user code of this pipeline runs; returns
+  // the final status (OK after a clean end). Idempotent.
+  absl::Status Stop();
+  absl::Status status() const;
+  PipelineStats Stats() const;
+  // Runs `callback` once on the event loop when an item or the end is ready at the sink.
+  void NotifyWhenReady(absl::AnyInvocable<void()> callback);
+
+  Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
+  // The last node's output channel, where the consumer takes items.
+  ChannelBase& sink() { return *sink_; }
+  // Blocks (mutex held, released while waiting) until an item or the end is ready, or until
+  // `deadline`; returns whether ready.
+  bool AwaitSinkReadyLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool SinkReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When no item can be taken: the status the consumer gets (OutOfRange at a clean end).
+  absl::Status EndStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True if an item can be taken from the sink now (not cancelled, sink not empty).
+  bool CanTakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the consumer popped from the sink.
+  void OnItemTakenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // --- Nodes. ---
+  bool RunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kRunning; }
+  void ScheduleLocked(Dispatch& dispatch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Posts an async op start (or other short callback) to the event loop, unless stopped.
+  void PostLocked(EventLoop::Callback callback) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts a failed item of `node` and ends the pipeline if a budget is exceeded.
+  void RecordFailureLocked(Node& node, const absl::Status& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the pipeline with `error` (first error wins).
+  void FailLocked(absl::Status error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Brackets a call into user code: returns false (and the call must be skipped) once the
+  // pipeline is stopping. Every true must be matched by EndUserCall[Locked]().
+  bool BeginUserCall();
+  void EndUserCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndUserCall() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `task` and its continuations on the calling pool thread.
+  void RunTasks(CoreTask task);
+  EventLoop& loop() { return runtime_.loop(); }
+  const CancellationToken& token() const { return token_; }
+
+ private:
+  enum class State { kCreated, kRunning, kFinished, kFailed, kCancelled };
+
+  void FireReadyCallbacksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndLocked(State state, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  PipelineStats StatsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmStatsTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Constant after construction.
+  Runtime& runtime_;
+  const int64_t max_failures_;
+  CancellationSource cancel_source_;
+  CancellationToken token_;
+
+  mutable Mutex mu_;
+  // Constant after SetNodes().
+  std::vector<std::unique_ptr<Node>> nodes_;
+  ChannelBase* sink_ = nullptr;
+
+  State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  // Nulled by Stop(): nothing is submitted after that.
+  std::unique_ptr<ThreadPool::TaskQueue> queue_ ABSL_GUARDED_BY(mu_);
+  bool detached_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t total_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t items_emitted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<absl::AnyInvocable<void()>> ready_callbacks_ ABSL_GUARDED_BY(mu_);
+  // Set before Start(), then called only on the event loop thread.
+  absl::AnyInvocable<void(const PipelineStats&)> stats_callback_;
+  absl::Duration stats_interval_;
+  std::optional<EventLoop::TimerId> stats_timer_ ABSL_GUARDED_BY(mu_);
+
+  // Calls into user code in progress. Incremented without the lock (see BeginUserCall),
+  // decremented under it so that Stop()'s wait sees the change.
+  std::atomic<int64_t> user_calls_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace dataloader::internal
+
+#endif  // CORE_INTERNAL_PIPELINE_CORE_H_

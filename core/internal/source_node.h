@@ -1,0 +1,99 @@
+// Copyright 2026 The dataloader Authors.
+//
+// SourceNode: pulls items from the user's source on the thread pool, one pull at a time, while
+// its output channel has room. A source error ends the pipeline with that error.
+#ifndef CORE_INTERNAL_SOURCE_NODE_H_
+#define CORE_INTERNAL_SOURCE_NODE_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/internal/channel.h"
+#include "core/internal/node.h"
+#include "core/internal/pipeline_core.h"
+#include "core/internal/stage_traits.h"
+
+namespace dataloader::internal {
+
+template <typename Puller>
+class SourceNode final : public Node {
+ public:
+  using Item = typename Puller::Item;
+
+  SourceNode(PipelineCore& core, std::string name, Puller puller)
+      : Node(core, std::move(name), /*concurrency=*/1, kUnlimitedFailures),
+        puller_(std::move(puller)) {}
+
+  bool Pump(Dispatch& dispatch) override {
+    if (pulling_ || out_.closed() || out_.full()) return false;
+    pulling_ = true;
+    ++pulls_started_;
+    dispatch.pool_tasks.push_back([this](Dispatch& next) { Pull(next); });
+    return true;
+  }
+
+  ChannelBase& output() override { return out_; }
+
+  void FillStats(StageStats& stats) const override {
+    stats.tasks_started = pulls_started_;
+    stats.tasks_succeeded = pulls_succeeded_;
+    stats.tasks_failed = pulls_failed_;
+    stats.items_out = items_out_;
+    stats.tasks_in_flight = pulling_ ? 1 : 0;
+    stats.mean_task_time = latency_.Mean();
+    stats.p50_task_time = latency_.Percentile(0.5);
+    stats.p99_task_time = latency_.Percentile(0.99);
+  }
+
+ private:
+  // On a pool thread, without the lock.
+  void Pull(Dispatch& dispatch) {
+    if (!core_.BeginUserCall()) return;
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::optional<Item>> pulled;
+    try {
+      pulled = puller_();
+    } catch (...) {
+      pulled = ExceptionStatus(absl::StrCat("source '", name(), "'"));
+    }
+    const auto elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
+    MutexLock lock(&core_.mu());
+    core_.EndUserCallLocked();
+    pulling_ = false;
+    latency_.Record(elapsed);
+    if (!core_.RunningLocked()) return;
+    if (!pulled.ok()) {
+      ++pulls_failed_;
+      core_.FailLocked(absl::Status(
+          pulled.status().code(),
+          absl::StrCat("source '", name(), "' failed: ", pulled.status().message())));
+    } else {
+      ++pulls_succeeded_;
+      if (pulled->has_value()) {
+        out_.Push(std::move(**pulled));
+        ++items_out_;
+      } else {
+        out_.Close();
+      }
+    }
+    core_.ScheduleLocked(dispatch);
+  }
+
+  // Called only by the one pull in flight.
+  Puller puller_;
+  // Guarded by the core's mutex.
+  Channel<Item> out_;
+  bool pulling_ = false;
+  int64_t pulls_started_ = 0;
+  int64_t pulls_succeeded_ = 0;
+  int64_t pulls_failed_ = 0;
+  int64_t items_out_ = 0;
+  LatencyHistogram latency_;
+};
+
+}  // namespace dataloader::internal
+
+#endif  // CORE_INTERNAL_SOURCE_NODE_H_

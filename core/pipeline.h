@@ -1,0 +1,160 @@
+// Copyright 2026 The dataloader Authors.
+//
+// Pipeline<T>: a running (or ready to run) pipeline whose sink yields items of type T.
+// Made by PipelineBuilder::Build().
+//
+//   absl::StatusOr<std::unique_ptr<Pipeline<Batch>>> pipeline = ...Build({.num_threads = 4});
+//   for (Batch& batch : **pipeline) Train(batch);            // range-for: stops at end or error
+//   if (absl::Status s = (*pipeline)->status(); !s.ok()) ... // why it stopped
+//
+//   while (true) {                                           // or explicitly
+//     absl::StatusOr<Batch> batch = pipeline->Next();        // blocks
+//     if (absl::IsOutOfRange(batch.status())) break;         // clean end
+//     if (!batch.ok()) return batch.status();                // failure or cancel
+//   }
+//
+// Reactors that must never block use TryNext() and NotifyWhenReady().
+//
+// Thread-safe: any method may be called from any thread, except that Stop() and the destructor
+// must not race with each other. Next(), GetItem(), TryNext() and begin() start the pipeline
+// if Start() was not called. Destroying a pipeline stops it (see Stop()).
+#ifndef CORE_PIPELINE_H_
+#define CORE_PIPELINE_H_
+
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/internal/channel.h"
+#include "core/internal/pipeline_core.h"
+#include "core/mutex.h"
+#include "core/pipeline_stats.h"
+#include "core/runtime.h"
+
+namespace dataloader {
+
+template <typename T, bool kHasSink>
+class PipelineBuilder;
+
+template <typename T>
+class Pipeline {
+ public:
+  // Stops the pipeline (as Stop()), then releases its threads if it owns them.
+  ~Pipeline() { core_->Stop().IgnoreError(); }
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Starts pulling from the source. Idempotent.
+  void Start() { core_->Start(); }
+
+  // The next item; blocks until one is ready. OutOfRange at the clean end; the pipeline's error
+  // if it failed (a stage beyond its failure budget, a failing source), after the items that
+  // reached the sink before the failure; Cancelled after Cancel() or Stop().
+  absl::StatusOr<T> Next() { return NextUntil(absl::InfiniteFuture()); }
+  // As Next(), but DeadlineExceeded if nothing is ready within `timeout`.
+  absl::StatusOr<T> GetItem(absl::Duration timeout) { return NextUntil(absl::Now() + timeout); }
+  // Never blocks: an item, std::nullopt if none is ready yet, or the end status as Next().
+  absl::StatusOr<std::optional<T>> TryNext();
+  // Calls `callback` once, on the event loop, when TryNext() would not return std::nullopt
+  // (at once if that is already so). The callback must not block. Callbacks still pending when
+  // the pipeline stops are destroyed without being called.
+  void NotifyWhenReady(absl::AnyInvocable<void()> callback) {
+    core_->Start();
+    core_->NotifyWhenReady(std::move(callback));
+  }
+
+  // Asks the pipeline to stop: no new task starts, queued items are dropped, the consumer gets
+  // Cancelled, long stage functions see TaskContext::IsCancelled(). Non-blocking.
+  void Cancel() { core_->Cancel(); }
+  // Cancels (if not ended) and waits until no stage function, source pull or callback of this
+  // pipeline is running: returns within the longest running call. Returns the final status:
+  // OK after a clean end, else the failure or Cancelled. Idempotent.
+  absl::Status Stop() { return core_->Stop(); }
+  // OK while running or after a clean end; the error once failed or cancelled.
+  absl::Status status() const { return core_->status(); }
+  // A consistent snapshot; cheap enough to call every second.
+  PipelineStats Stats() const { return core_->Stats(); }
+
+  // Range-for support: a single-pass input iterator over the remaining items.
+  class Iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    T& operator*() const { return *current_; }
+    T* operator->() const { return &*current_; }
+    Iterator& operator++() {
+      Advance();
+      return *this;
+    }
+    void operator++(int) { Advance(); }
+    bool operator==(std::default_sentinel_t) const { return !current_.has_value(); }
+
+   private:
+    friend class Pipeline;
+    explicit Iterator(Pipeline* pipeline) : pipeline_(pipeline) { Advance(); }
+    void Advance() {
+      absl::StatusOr<T> item = pipeline_->Next();
+      if (item.ok()) {
+        current_.emplace(*std::move(item));
+      } else {
+        current_.reset();
+      }
+    }
+    Pipeline* pipeline_ = nullptr;
+    mutable std::optional<T> current_;
+  };
+  Iterator begin() { return Iterator(this); }
+  std::default_sentinel_t end() { return std::default_sentinel; }
+
+ private:
+  template <typename, bool>
+  friend class PipelineBuilder;
+
+  Pipeline(std::unique_ptr<Runtime> owned_runtime, std::shared_ptr<internal::PipelineCore> core)
+      : owned_runtime_(std::move(owned_runtime)),
+        core_(std::move(core)),
+        sink_(static_cast<internal::Channel<T>*>(&core_->sink())) {}
+
+  absl::StatusOr<T> NextUntil(absl::Time deadline);
+
+  // Declared first, destroyed last: the core's pending work may still reference it.
+  std::unique_ptr<Runtime> owned_runtime_;
+  std::shared_ptr<internal::PipelineCore> core_;
+  internal::Channel<T>* const sink_;
+};
+
+template <typename T>
+absl::StatusOr<T> Pipeline<T>::NextUntil(absl::Time deadline) {
+  core_->Start();
+  MutexLock lock(&core_->mu());
+  if (!core_->AwaitSinkReadyLocked(deadline)) {
+    return absl::DeadlineExceededError("no item ready before the deadline");
+  }
+  if (!core_->CanTakeLocked()) return core_->EndStatusLocked();
+  T item = sink_->Pop();
+  core_->OnItemTakenLocked();
+  return item;
+}
+
+template <typename T>
+absl::StatusOr<std::optional<T>> Pipeline<T>::TryNext() {
+  core_->Start();
+  MutexLock lock(&core_->mu());
+  if (core_->CanTakeLocked()) {
+    std::optional<T> item(sink_->Pop());
+    core_->OnItemTakenLocked();
+    return item;
+  }
+  if (!core_->SinkReadyLocked()) return std::optional<T>();
+  return core_->EndStatusLocked();
+}
+
+}  // namespace dataloader
+
+#endif  // CORE_PIPELINE_H_

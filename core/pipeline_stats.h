@@ -1,0 +1,63 @@
+// Copyright 2026 The dataloader Authors.
+//
+// Counters a pipeline keeps per stage, and the snapshot Pipeline::Stats() returns.
+#ifndef CORE_PIPELINE_STATS_H_
+#define CORE_PIPELINE_STATS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace dataloader {
+
+// Log-linear histogram of durations: 16 buckets per power of two of nanoseconds, so a
+// percentile is within ~4.5% of the true value. Thread-compatible; 8 KiB.
+class LatencyHistogram {
+ public:
+  void Record(absl::Duration duration);
+  // `fraction` in [0, 1]; ZeroDuration() when empty.
+  absl::Duration Percentile(double fraction) const;
+  absl::Duration Mean() const;
+  int64_t count() const { return count_; }
+
+ private:
+  static constexpr int kSubBuckets = 16;
+  static constexpr int kBuckets = 64 * kSubBuckets;
+  static int BucketOf(int64_t nanos);
+  static int64_t BucketMidpoint(int bucket);
+
+  std::array<int64_t, kBuckets> counts_{};
+  int64_t count_ = 0;
+  absl::Duration total_ = absl::ZeroDuration();
+};
+
+struct StageStats {
+  std::string name;
+  int64_t tasks_started = 0;
+  int64_t tasks_succeeded = 0;
+  int64_t tasks_failed = 0;
+  int64_t items_in = 0;   // Inputs taken from the queue before the stage.
+  int64_t items_out = 0;  // Outputs put into the queue after it (filters and fan-out differ).
+  int64_t tasks_in_flight = 0;
+  absl::Duration mean_task_time = absl::ZeroDuration();
+  absl::Duration p50_task_time = absl::ZeroDuration();
+  absl::Duration p99_task_time = absl::ZeroDuration();
+  // The queue after this stage (for the last stage: the sink).
+  int64_t queue_size = 0;
+  int64_t queue_capacity = 0;
+};
+
+struct PipelineStats {
+  std::vector<StageStats> stages;  // Source first, then stages in order.
+  int64_t items_emitted = 0;       // Taken by the consumer.
+  int64_t failures = 0;            // All stages.
+  absl::Status status;             // OK while running or after a clean end.
+};
+
+}  // namespace dataloader
+
+#endif  // CORE_PIPELINE_STATS_H_

@@ -1,0 +1,22 @@
+// Copyright 2026 The dataloader Authors.
+
+#include "core/runtime.h"
+
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace dataloader {
+
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const RuntimeOptions& options) {
+  if (options.num_threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_threads must be >= 0 (0 = one per core), got ", options.num_threads));
+  }
+  int threads = options.num_threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  return std::unique_ptr<Runtime>(new Runtime(threads));
+}
+
+}  // namespace dataloader

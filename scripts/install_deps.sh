@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's archive, exactly the packages this project needs that are missing.
+# Safe to run repeatedly: when nothing is missing it neither updates apt lists nor installs.
+# Usage: scripts/install_deps.sh [--with-clang]   (clang-14 is for the TSan/thread-safety builds)
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkgconf ccache
+  libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+if [[ "${1:-}" == "--with-clang" ]]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install_deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
