@@ -40,7 +40,7 @@ struct StageOptions {
   // pool size, the extra tasks wait for a thread. Must be >= 1. Default 1.
   int concurrency = 1;
   // Names the stage in stats and errors. Default: "pipe<i>" / "pipe_async<i>" by position.
-  std::string name;
+  std::string name{};
   OutputOrder output_order = OutputOrder::kCompletion;
   // Items of this stage that may fail (error status or exception) before the pipeline ends
   // with an error naming the stage. Failed items are dropped and counted. Default: unlimited,
@@ -50,7 +50,7 @@ struct StageOptions {
 
 struct SourceOptions {
   // Names the source in stats and errors. Default "source".
-  std::string name;
+  std::string name{};
 };
 
 struct AggregateOptions {
@@ -70,7 +70,7 @@ struct BuildOptions {
   int64_t max_failures = kUnlimitedFailures;
   // If set, called on the event loop every `stats_interval` with a snapshot of the stats.
   // Must not block. `stats_interval` must then be > 0.
-  absl::AnyInvocable<void(const PipelineStats&)> stats_callback;
+  absl::AnyInvocable<void(const PipelineStats&)> stats_callback{};
   absl::Duration stats_interval = absl::ZeroDuration();
 };
 

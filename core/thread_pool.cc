@@ -77,9 +77,8 @@ std::vector<ThreadPool::Task> ThreadPool::TaskQueue::TakeQueued() {
   return taken;
 }
 
-bool ThreadPool::TaskQueue::OthersWaiting() const {
-  const int own = state_.scheduled.load(std::memory_order_relaxed) ? 1 : 0;
-  return pool_->ready_count_.load(std::memory_order_relaxed) - own > 0;
+bool ThreadPool::TaskQueue::AnyWaiting() const {
+  return pool_->ready_count_.load(std::memory_order_relaxed) > 0;
 }
 
 }  // namespace dataloader

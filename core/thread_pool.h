@@ -77,9 +77,10 @@ class ThreadPool::TaskQueue {
   // any lock it holds.
   std::vector<Task> TakeQueued();
 
-  // True if another client has tasks waiting for a worker: a worker that could go on with
-  // this client's next task should give its turn back instead. A hint, not synchronized.
-  bool OthersWaiting() const;
+  // True if any task of any client (this one included) is waiting for a worker: a worker
+  // that could go on with this client's next task should queue it behind them instead of
+  // jumping the line. A hint, not synchronized.
+  bool AnyWaiting() const;
 
  private:
   friend class ThreadPool;

@@ -175,8 +175,9 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
   }
   size_t first = 0;
   // Keep the most downstream task on this thread (depth first: items reach the sink sooner
-  // and memory stays low) unless another pipeline is waiting for a thread.
-  if (dispatch.allow_inline && !dispatch.inline_task && !queue_->OthersWaiting()) {
+  // and memory stays low), but only if no task, of this pipeline or another, is waiting for a
+  // thread: jumping the line would starve it.
+  if (dispatch.allow_inline && !dispatch.inline_task && !queue_->AnyWaiting()) {
     dispatch.inline_task = std::move(dispatch.pool_tasks[0]);
     first = 1;
   }

@@ -49,28 +49,36 @@ class SourceNode final : public Node {
   }
 
  private:
-  // On a pool thread, without the lock.
+  // On a pool thread, without the lock. Pulls while the output channel has room, publishing
+  // each item as it comes (a slow source still streams), so that one pool turn can fill the
+  // channel: with the pool busy with stage tasks, one item per turn would starve the stages.
   void Pull(Dispatch& dispatch) {
-    if (!core_.BeginUserCall()) return;
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<std::optional<Item>> pulled;
-    try {
-      pulled = puller_();
-    } catch (...) {
-      pulled = ExceptionStatus(absl::StrCat("source '", name(), "'"));
-    }
-    const auto elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
-    MutexLock lock(&core_.mu());
-    core_.EndUserCallLocked();
-    pulling_ = false;
-    latency_.Record(elapsed);
-    if (!core_.RunningLocked()) return;
-    if (!pulled.ok()) {
-      ++pulls_failed_;
-      core_.FailLocked(absl::Status(
-          pulled.status().code(),
-          absl::StrCat("source '", name(), "' failed: ", pulled.status().message())));
-    } else {
+    while (true) {
+      if (!core_.BeginUserCall()) return;
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<std::optional<Item>> pulled;
+      try {
+        pulled = puller_();
+      } catch (...) {
+        pulled = ExceptionStatus(absl::StrCat("source '", name(), "'"));
+      }
+      const auto elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
+      MutexLock lock(&core_.mu());
+      core_.EndUserCallLocked();
+      latency_.Record(elapsed);
+      if (!core_.RunningLocked()) {
+        pulling_ = false;
+        return;
+      }
+      if (!pulled.ok()) {
+        ++pulls_failed_;
+        pulling_ = false;
+        core_.FailLocked(absl::Status(
+            pulled.status().code(),
+            absl::StrCat("source '", name(), "' failed: ", pulled.status().message())));
+        core_.ScheduleLocked(dispatch);
+        return;
+      }
       ++pulls_succeeded_;
       if (pulled->has_value()) {
         out_.Push(std::move(**pulled));
@@ -78,8 +86,14 @@ class SourceNode final : public Node {
       } else {
         out_.Close();
       }
+      // Decided before scheduling, which lets stages take from the channel: the room a pull
+      // may fill is what it had, so a fast source does not monopolize the thread.
+      const bool go_on = !out_.closed() && !out_.full();
+      if (!go_on) pulling_ = false;
+      core_.ScheduleLocked(dispatch);
+      if (!go_on) return;
+      ++pulls_started_;
     }
-    core_.ScheduleLocked(dispatch);
   }
 
   // Called only by the one pull in flight.
