@@ -80,10 +80,10 @@ class ABSL_LOCKABLE Mutex {
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
   void Unlock() ABSL_UNLOCK_FUNCTION() {
     // absl::Mutex re-evaluates waiters' conditions on unlock; waking every waiter gives the
-    // same semantics at a cost that only sanitizer builds pay.
-    const bool has_waiters = waiters_ > 0;
+    // same semantics at a cost that only sanitizer builds pay. Notify before unlocking: once
+    // unlocked, a woken waiter may destroy this object.
+    if (waiters_ > 0) changed_.notify_all();
     mu_.unlock();
-    if (has_waiters) changed_.notify_all();
   }
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
@@ -100,6 +100,11 @@ class ABSL_LOCKABLE Mutex {
   }
   bool AwaitWithTimeout(const absl::Condition& condition, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    // An infinite wait would overflow the chrono conversion below.
+    if (timeout >= absl::Hours(24 * 365)) {
+      Await(condition);
+      return true;
+    }
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     ++waiters_;
     const bool met = changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
