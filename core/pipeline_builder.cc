@@ -24,14 +24,16 @@ absl::Status Validate(const PipelineSpec& spec, const BuildOptions& options) {
       return invalid("Aggregate(): size must be >= 1, got ", node.aggregate_size);
     }
   }
-  if (spec.sink_size < 1) return invalid("AddSink(): buffer_size must be >= 1, got ", spec.sink_size);
+  if (spec.sink_size < 1)
+    return invalid("AddSink(): buffer_size must be >= 1, got ", spec.sink_size);
   if (options.num_threads < 0) {
     return invalid("num_threads must be >= 0 (0 = one per core), got ", options.num_threads);
   }
   if (options.runtime != nullptr && options.num_threads != 0) {
-    return invalid("num_threads must be 0 when a shared runtime is given (its pool runs the "
-                   "pipeline), got ",
-                   options.num_threads);
+    return invalid(
+        "num_threads must be 0 when a shared runtime is given (its pool runs the "
+        "pipeline), got ",
+        options.num_threads);
   }
   if (options.max_failures < kUnlimitedFailures) {
     return invalid("max_failures must be >= 0, or -1 (kUnlimitedFailures), got ",

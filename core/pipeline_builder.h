@@ -97,9 +97,9 @@ class PipelineBuilder {
       spec_->nodes.push_back(internal::NodeSpec{
           .kind = "source",
           .name = name,
-          .make = [name, puller = Puller(std::move(source))](internal::PipelineCore& core,
-                                                              internal::ChannelBase*) mutable
-          -> std::unique_ptr<internal::Node> {
+          .make = [name, puller = Puller(std::move(source))](
+                      internal::PipelineCore& core,
+                      internal::ChannelBase*) mutable -> std::unique_ptr<internal::Node> {
             return std::make_unique<internal::SourceNode<Puller>>(core, name, std::move(puller));
           }});
       return PipelineBuilder<Item, false>(std::move(spec_));
@@ -148,8 +148,8 @@ class PipelineBuilder {
   auto PipeAsync(F op, StageOptions options = {}) && {
     using Result =
         std::conditional_t<std::is_void_v<R>, typename internal::DeducedAsyncResult<F>::type, R>;
-    constexpr bool kFits = CanAddStage() && !std::is_void_v<Result> &&
-                           internal::kIsAsyncStageFn<F, T, Result>;
+    constexpr bool kFits =
+        CanAddStage() && !std::is_void_v<Result> && internal::kIsAsyncStageFn<F, T, Result>;
     if constexpr (!kFits) {
       StaticAssertCanAddStage("PipeAsync()");
       static_assert(!std::is_void_v<Result>,
@@ -179,8 +179,8 @@ class PipelineBuilder {
           state->Run(internal::ExceptionStatus(where));  // Ignored if the op completed first.
         }
       };
-      return std::move(*this).template AddStage<Out, decltype(call), true>(
-          std::move(name), options, std::move(call));
+      return std::move(*this).template AddStage<Out, decltype(call), true>(std::move(name), options,
+                                                                           std::move(call));
     }
   }
 
@@ -198,8 +198,7 @@ class PipelineBuilder {
           .make = [name, size, drop_last = options.drop_last](
                       internal::PipelineCore& core,
                       internal::ChannelBase* input) -> std::unique_ptr<internal::Node> {
-            return std::make_unique<internal::AggregateNode<T>>(core, input, name, size,
-                                                                drop_last);
+            return std::make_unique<internal::AggregateNode<T>>(core, input, name, size, drop_last);
           }});
       return PipelineBuilder<std::vector<T>, false>(std::move(spec_));
     }
@@ -251,8 +250,7 @@ class PipelineBuilder {
   template <typename, bool>
   friend class PipelineBuilder;
 
-  explicit PipelineBuilder(std::unique_ptr<internal::PipelineSpec> spec)
-      : spec_(std::move(spec)) {}
+  explicit PipelineBuilder(std::unique_ptr<internal::PipelineSpec> spec) : spec_(std::move(spec)) {}
 
   static constexpr bool CanAddStage() { return !std::is_void_v<T> && !kHasSink; }
   static constexpr void StaticAssertCanAddStage(const char*) {

@@ -69,10 +69,10 @@ int main(int argc, char** argv) {
           .PipeAsync(
               [](Sample sample, Completion<Sample> done, const TaskContext& context) {
                 // Stands for a non-blocking fetch of a label: 1 ms on a timer, no thread held.
-                context.loop().RunAfter(absl::Milliseconds(1),
-                                        [sample = std::move(sample), done = std::move(done)]() mutable {
-                                          done(std::move(sample));
-                                        });
+                context.loop().RunAfter(absl::Milliseconds(1), [sample = std::move(sample),
+                                                                done = std::move(done)]() mutable {
+                  done(std::move(sample));
+                });
               },
               {.concurrency = 64, .name = "fetch_label", .output_order = OutputOrder::kInput})
           .Aggregate(absl::GetFlag(FLAGS_batch_size))
@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
           .Build({.num_threads = absl::GetFlag(FLAGS_threads),
                   .stats_callback =
                       [](const PipelineStats& stats) {
-                        std::fprintf(stderr, "\r  progress: %" PRId64 " batches", stats.items_emitted);
+                        std::fprintf(stderr, "\r  progress: %" PRId64 " batches",
+                                     stats.items_emitted);
                       },
                   .stats_interval = absl::Milliseconds(250)});
   if (!pipeline.ok()) {
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("pipeline_demo: %d samples, batches of %d\n", samples, absl::GetFlag(FLAGS_batch_size));
+  std::printf("pipeline_demo: %d samples, batches of %d\n", samples,
+              absl::GetFlag(FLAGS_batch_size));
   const absl::Time start = absl::Now();
   int64_t batches = 0;
   int64_t seen = 0;

@@ -21,8 +21,7 @@ namespace dataloader::internal {
 template <typename T>
 class AggregateNode final : public Node {
  public:
-  AggregateNode(PipelineCore& core, ChannelBase* input, std::string name, int size,
-                bool drop_last)
+  AggregateNode(PipelineCore& core, ChannelBase* input, std::string name, int size, bool drop_last)
       : Node(core, std::move(name), /*concurrency=*/1, kUnlimitedFailures),
         in_(static_cast<Channel<T>*>(input)),
         size_(static_cast<size_t>(size)),

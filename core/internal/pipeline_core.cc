@@ -229,19 +229,17 @@ void PipelineCore::RecordFailureLocked(Node& node, const absl::Status& error) {
     std::string per_stage;
     for (const auto& each : nodes_) {
       if (each->failures() == 0) continue;
-      absl::StrAppend(&per_stage, per_stage.empty() ? "" : ", ", "'", each->name(),
-                      "' ", each->failures());
+      absl::StrAppend(&per_stage, per_stage.empty() ? "" : ", ", "'", each->name(), "' ",
+                      each->failures());
     }
-    FailLocked(absl::AbortedError(absl::StrCat(
-        "pipeline exceeded its failure budget: ", total_failures_, " items failed (max_failures ",
-        max_failures_, "; ", per_stage, "); last error in stage '", node.name(),
-        "': ", error.ToString())));
+    FailLocked(absl::AbortedError(
+        absl::StrCat("pipeline exceeded its failure budget: ", total_failures_,
+                     " items failed (max_failures ", max_failures_, "; ", per_stage,
+                     "); last error in stage '", node.name(), "': ", error.ToString())));
   }
 }
 
-void PipelineCore::FailLocked(absl::Status error) {
-  EndLocked(State::kFailed, std::move(error));
-}
+void PipelineCore::FailLocked(absl::Status error) { EndLocked(State::kFailed, std::move(error)); }
 
 void PipelineCore::EndLocked(State state, absl::Status status) {
   if (state_ != State::kCreated && state_ != State::kRunning) return;  // First end wins.

@@ -93,7 +93,9 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   void OnItemTakenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- Nodes. ---
-  bool RunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return state_ == State::kRunning; }
+  bool RunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_ == State::kRunning;
+  }
   void ScheduleLocked(Dispatch& dispatch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts an async op start (or other short callback) to the event loop, unless stopped.
   void PostLocked(EventLoop::Callback callback) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -49,9 +49,10 @@ class StageNode final : public Node {
         core_.PostLocked([this, self = core_.shared_from_this(), item = std::move(item),
                           ticket]() mutable { StartAsync(std::move(item), ticket, self); });
       } else {
-        dispatch.pool_tasks.push_back([this, item = std::move(item), ticket](Dispatch& next) mutable {
-          RunSync(std::move(item), ticket, next);
-        });
+        dispatch.pool_tasks.push_back(
+            [this, item = std::move(item), ticket](Dispatch& next) mutable {
+              RunSync(std::move(item), ticket, next);
+            });
       }
       progress = true;
     }

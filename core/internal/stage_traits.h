@@ -51,7 +51,9 @@ struct UnwrapStatusOr<absl::StatusOr<X>> {
 template <typename R>
 struct OutputTraits {
   using Item = R;
-  static void Append(R&& value, Outcome<Item>& outcome) { outcome.items.push_back(std::move(value)); }
+  static void Append(R&& value, Outcome<Item>& outcome) {
+    outcome.items.push_back(std::move(value));
+  }
 };
 template <typename U>
 struct OutputTraits<std::optional<U>> {
@@ -159,15 +161,15 @@ struct DeducedAsyncResult {
   using type = void;
 };
 template <typename F>
-struct DeducedAsyncResult<
-    F, std::enable_if_t<HasSingleCallOperator<F>::value || std::is_function_v<std::remove_pointer_t<F>>>> {
-  using Args = typename CallableArgs<std::conditional_t<HasSingleCallOperator<F>::value, F,
-                                                        std::remove_pointer_t<F>>>::Tuple;
-  using type = std::conditional_t<
-      (std::tuple_size_v<Args> >= 2),
-      typename CompletionResult<std::remove_cvref_t<
-          std::tuple_element_t<std::min<size_t>(1, std::tuple_size_v<Args> - 1), Args>>>::type,
-      void>;
+struct DeducedAsyncResult<F, std::enable_if_t<HasSingleCallOperator<F>::value ||
+                                              std::is_function_v<std::remove_pointer_t<F>>>> {
+  using Args = typename CallableArgs<
+      std::conditional_t<HasSingleCallOperator<F>::value, F, std::remove_pointer_t<F>>>::Tuple;
+  using type =
+      std::conditional_t<(std::tuple_size_v<Args> >= 2),
+                         typename CompletionResult<std::remove_cvref_t<std::tuple_element_t<
+                             std::min<size_t>(1, std::tuple_size_v<Args> - 1), Args>>>::type,
+                         void>;
 };
 
 template <typename F, typename In, typename R>

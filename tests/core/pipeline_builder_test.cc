@@ -8,9 +8,9 @@
 #include <ranges>
 
 #include "absl/status/status.h"
+#include "core/runtime.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/runtime.h"
 
 namespace dataloader {
 namespace {
@@ -36,8 +36,9 @@ TEST(PipelineBuilderTest, DefaultStageNamesFollowPosition) {
 }
 
 TEST(PipelineBuilderTest, RejectsBadFailureBudgets) {
-  ExpectInvalid(Source().Pipe(Identity, {.name = "x", .max_failures = -5}).AddSink(1).Build().status(),
-                "stage 'x': max_failures must be >= 0, or -1 (kUnlimitedFailures), got -5");
+  ExpectInvalid(
+      Source().Pipe(Identity, {.name = "x", .max_failures = -5}).AddSink(1).Build().status(),
+      "stage 'x': max_failures must be >= 0, or -1 (kUnlimitedFailures), got -5");
   ExpectInvalid(Source().AddSink(1).Build({.max_failures = -3}).status(),
                 "max_failures must be >= 0, or -1 (kUnlimitedFailures), got -3");
 }

@@ -20,10 +20,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "core/pipeline_builder.h"
 #include "core/runtime.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "tests/core/test_util.h"
 
 namespace dataloader {
@@ -120,24 +120,24 @@ TEST(PipelineTest, PoolSizeBoundsExecutionWhenConcurrencyIsLarger) {
   PeakCounter running;
   std::atomic<int64_t> peak_scheduled{0};
   Pipeline<int>* self = nullptr;
-  auto pipeline = PipelineBuilder<>()
-                      .AddSource(std::views::iota(0, 60))
-                      .Pipe(
-                          [&](int x) {
-                            running.Enter();
-                            // Scheduled tasks, as the engine counts them, seen from inside one.
-                            const int64_t scheduled = self->Stats().stages[1].tasks_in_flight;
-                            int64_t peak = peak_scheduled.load();
-                            while (scheduled > peak &&
-                                   !peak_scheduled.compare_exchange_weak(peak, scheduled)) {
-                            }
-                            absl::SleepFor(absl::Milliseconds(2));
-                            running.Exit();
-                            return x;
-                          },
-                          {.concurrency = kConcurrency, .name = "work"})
-                      .AddSink(2)
-                      .Build({.num_threads = kThreads});
+  auto pipeline =
+      PipelineBuilder<>()
+          .AddSource(std::views::iota(0, 60))
+          .Pipe(
+              [&](int x) {
+                running.Enter();
+                // Scheduled tasks, as the engine counts them, seen from inside one.
+                const int64_t scheduled = self->Stats().stages[1].tasks_in_flight;
+                int64_t peak = peak_scheduled.load();
+                while (scheduled > peak && !peak_scheduled.compare_exchange_weak(peak, scheduled)) {
+                }
+                absl::SleepFor(absl::Milliseconds(2));
+                running.Exit();
+                return x;
+              },
+              {.concurrency = kConcurrency, .name = "work"})
+          .AddSink(2)
+          .Build({.num_threads = kThreads});
   ASSERT_TRUE(pipeline.ok());
   self = pipeline->get();
   auto [items, end] = Drain(**pipeline);
@@ -221,8 +221,8 @@ TEST(PipelineTest, AggregateKeepsTheShortLastBatch) {
                       .Build({.num_threads = 1});
   ASSERT_TRUE(pipeline.ok());
   auto [batches, end] = Drain(**pipeline);
-  EXPECT_THAT(batches, ElementsAre(ElementsAre(0, 1, 2, 3), ElementsAre(4, 5, 6, 7),
-                                   ElementsAre(8, 9)));
+  EXPECT_THAT(batches,
+              ElementsAre(ElementsAre(0, 1, 2, 3), ElementsAre(4, 5, 6, 7), ElementsAre(8, 9)));
 }
 
 TEST(PipelineTest, AggregateDropLastDropsTheShortBatch) {
@@ -261,8 +261,11 @@ TEST(PipelineTest, FilterDropsAndManyFansOut) {
                         if (x % 2 == 1) return std::nullopt;
                         return x;
                       })
-                      .Pipe([](int x) { return Many<int>{{x, x + 1, x + 2}}; },
-                            {.concurrency = 2, .output_order = OutputOrder::kInput})
+                      .Pipe(
+                          [](int x) {
+                            return Many<int>{{x, x + 1, x + 2}};
+                          },
+                          {.concurrency = 2, .output_order = OutputOrder::kInput})
                       .AddSink(1)
                       .Build({.num_threads = 2});
   ASSERT_TRUE(pipeline.ok());
@@ -377,10 +380,12 @@ TEST(PipelineTest, DestroyingARunningPipelineStopsIt) {
   {
     auto pipeline = PipelineBuilder<>()
                         .AddSource(std::views::iota(0, 1000000))
-                        .Pipe([calls](int x) {
-                          ++*calls;
-                          return x;
-                        }, {.concurrency = 2})
+                        .Pipe(
+                            [calls](int x) {
+                              ++*calls;
+                              return x;
+                            },
+                            {.concurrency = 2})
                         .AddSink(2)
                         .Build({.num_threads = 2});
     ASSERT_TRUE(pipeline.ok());
@@ -434,19 +439,22 @@ TEST(PipelineTest, StageBeyondItsBudgetEndsThePipelineWithAnErrorNamingIt) {
 }
 
 TEST(PipelineTest, PipelineBudgetCountsFailuresOfAllStages) {
-  auto pipeline =
-      PipelineBuilder<>()
-          .AddSource(std::views::iota(0, 1000))
-          .Pipe([](int x) -> absl::StatusOr<int> {
-            if (x % 10 == 1) return absl::InternalError("a failed");
-            return x;
-          }, {.name = "a"})
-          .Pipe([](int x) -> absl::StatusOr<int> {
-            if (x % 10 == 2) return absl::InternalError("b failed");
-            return x;
-          }, {.name = "b"})
-          .AddSink(2)
-          .Build({.num_threads = 2, .max_failures = 5});
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 1000))
+                      .Pipe(
+                          [](int x) -> absl::StatusOr<int> {
+                            if (x % 10 == 1) return absl::InternalError("a failed");
+                            return x;
+                          },
+                          {.name = "a"})
+                      .Pipe(
+                          [](int x) -> absl::StatusOr<int> {
+                            if (x % 10 == 2) return absl::InternalError("b failed");
+                            return x;
+                          },
+                          {.name = "b"})
+                      .AddSink(2)
+                      .Build({.num_threads = 2, .max_failures = 5});
   ASSERT_TRUE(pipeline.ok());
   auto [items, end] = Drain(**pipeline);
   EXPECT_TRUE(absl::IsAborted(end)) << end;
@@ -526,24 +534,25 @@ TEST(PipelineTest, AsyncOpsHoldNoThread) {
 }
 
 TEST(PipelineTest, AsyncTimerOpsAndFailuresWithContext) {
-  auto pipeline = PipelineBuilder<>()
-                      .AddSource(std::views::iota(0, 40))
-                      .PipeAsync(
-                          [](int x, Completion<std::optional<int>> done, const TaskContext& context) {
-                            context.loop().RunAfter(
-                                absl::Milliseconds(1), [x, done = std::move(done)]() mutable {
-                                  if (x == 7) {
-                                    done(absl::UnavailableError("rpc failed"));
-                                  } else if (x % 2 == 0) {
-                                    done(std::optional<int>());
-                                  } else {
-                                    done(x);
-                                  }
-                                });
-                          },
-                          {.concurrency = 8, .name = "rpc", .output_order = OutputOrder::kInput})
-                      .AddSink(4)
-                      .Build({.num_threads = 1});
+  auto pipeline =
+      PipelineBuilder<>()
+          .AddSource(std::views::iota(0, 40))
+          .PipeAsync(
+              [](int x, Completion<std::optional<int>> done, const TaskContext& context) {
+                context.loop().RunAfter(absl::Milliseconds(1),
+                                        [x, done = std::move(done)]() mutable {
+                                          if (x == 7) {
+                                            done(absl::UnavailableError("rpc failed"));
+                                          } else if (x % 2 == 0) {
+                                            done(std::optional<int>());
+                                          } else {
+                                            done(x);
+                                          }
+                                        });
+              },
+              {.concurrency = 8, .name = "rpc", .output_order = OutputOrder::kInput})
+          .AddSink(4)
+          .Build({.num_threads = 1});
   ASSERT_TRUE(pipeline.ok());
   auto [items, end] = Drain(**pipeline);
   std::vector<int> expected;
@@ -557,9 +566,11 @@ TEST(PipelineTest, AsyncTimerOpsAndFailuresWithContext) {
 TEST(PipelineTest, AsyncOpThatDropsItsCompletionFailsTheItem) {
   auto pipeline = PipelineBuilder<>()
                       .AddSource(std::views::iota(0, 3))
-                      .PipeAsync([](int x, Completion<int> done) {
-                        if (x != 1) done(x);  // Item 1's completion is dropped.
-                      }, {.name = "leaky", .max_failures = 0})
+                      .PipeAsync(
+                          [](int x, Completion<int> done) {
+                            if (x != 1) done(x);  // Item 1's completion is dropped.
+                          },
+                          {.name = "leaky", .max_failures = 0})
                       .AddSink(4)
                       .Build({.num_threads = 1});
   ASSERT_TRUE(pipeline.ok());
@@ -587,12 +598,12 @@ TEST(PipelineTest, GetItemTimesOutThenSucceeds) {
 }
 
 TEST(PipelineTest, ReactorStyleConsumptionWithNotifyWhenReadyAndTryNext) {
-  auto pipeline = PipelineBuilder<>()
-                      .AddSource(std::views::iota(0, 200))
-                      .Pipe([](int x) { return x; }, {.concurrency = 2,
-                                                      .output_order = OutputOrder::kInput})
-                      .AddSink(2)
-                      .Build({.num_threads = 2});
+  auto pipeline =
+      PipelineBuilder<>()
+          .AddSource(std::views::iota(0, 200))
+          .Pipe([](int x) { return x; }, {.concurrency = 2, .output_order = OutputOrder::kInput})
+          .AddSink(2)
+          .Build({.num_threads = 2});
   ASSERT_TRUE(pipeline.ok());
   Pipeline<int>* p = pipeline->get();
   // A reactor never blocks: on each notification it takes what is ready, then re-arms.
@@ -625,21 +636,22 @@ TEST(PipelineTest, StatsCountTasksAndThePeriodicCallbackRuns) {
   std::latch two_calls(2);
   std::atomic<int> calls{0};
   Event release;
-  auto pipeline =
-      PipelineBuilder<>()
-          .AddSource(std::views::iota(0, 10))
-          .Pipe([&](int x) {
-            if (x == 9) release.Wait();
-            return x;
-          }, {.name = "work"})
-          .AddSink(16)
-          .Build({.num_threads = 1,
-                  .stats_callback =
-                      [&](const PipelineStats& stats) {
-                        EXPECT_EQ(stats.stages.size(), 2u);
-                        if (calls.fetch_add(1) < 2) two_calls.count_down();
-                      },
-                  .stats_interval = absl::Milliseconds(5)});
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 10))
+                      .Pipe(
+                          [&](int x) {
+                            if (x == 9) release.Wait();
+                            return x;
+                          },
+                          {.name = "work"})
+                      .AddSink(16)
+                      .Build({.num_threads = 1,
+                              .stats_callback =
+                                  [&](const PipelineStats& stats) {
+                                    EXPECT_EQ(stats.stages.size(), 2u);
+                                    if (calls.fetch_add(1) < 2) two_calls.count_down();
+                                  },
+                              .stats_interval = absl::Milliseconds(5)});
   ASSERT_TRUE(pipeline.ok());
   (*pipeline)->Start();
   two_calls.wait();
