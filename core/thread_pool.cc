@@ -77,8 +77,6 @@ std::vector<ThreadPool::Task> ThreadPool::TaskQueue::TakeQueued() {
   return taken;
 }
 
-bool ThreadPool::TaskQueue::AnyWaiting() const {
-  return pool_->ready_count_.load(std::memory_order_relaxed) > 0;
-}
+bool ThreadPool::TaskQueue::AnyWaiting() const { return pool_->AnyWaiting(); }
 
 }  // namespace dataloader

@@ -40,6 +40,8 @@ class ThreadPool {
 
   std::unique_ptr<TaskQueue> CreateQueue();
   int num_threads() const { return static_cast<int>(workers_.size()); }
+  // True if any task of any client is waiting for a worker. A hint, not synchronized.
+  bool AnyWaiting() const { return ready_count_.load(std::memory_order_relaxed) > 0; }
 
  private:
   struct QueueState {

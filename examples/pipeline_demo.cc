@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "core/pipeline_builder.h"
+#include "core/runtime.h"
 
 ABSL_FLAG(int, samples, 20000, "Samples to generate");
 ABSL_FLAG(int, threads, 0, "Pool threads (0 = one per core)");
@@ -60,6 +61,7 @@ void PrintStats(const PipelineStats& stats) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  dataloader::DisableMutexDeadlockDetection();
   const int samples = absl::GetFlag(FLAGS_samples);
 
   auto pipeline =

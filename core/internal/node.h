@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/time/time.h"
 #include "core/internal/channel.h"
 #include "core/pipeline_options.h"
 #include "core/pipeline_stats.h"
@@ -18,6 +19,24 @@ namespace dataloader::internal {
 
 struct Dispatch;
 class PipelineCore;
+
+// A moving average of a node's task times, to tell cheap stages (see Dispatch).
+class TaskCost {
+ public:
+  void Record(absl::Duration elapsed) {
+    const double nanos = absl::ToDoubleNanoseconds(elapsed);
+    average_nanos_ = samples_ == 0 ? nanos : 0.9 * average_nanos_ + 0.1 * nanos;
+    ++samples_;
+  }
+  // Needs a few samples: an unknown stage is assumed expensive and spread over the pool.
+  bool Cheap(absl::Duration threshold) const {
+    return samples_ >= 8 && average_nanos_ < absl::ToDoubleNanoseconds(threshold);
+  }
+
+ private:
+  double average_nanos_ = 0;
+  int64_t samples_ = 0;
+};
 
 class Node {
  public:

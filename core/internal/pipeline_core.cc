@@ -3,6 +3,7 @@
 #include "core/internal/pipeline_core.h"
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +14,7 @@ namespace {
 
 // How many tasks one pool thread runs back to back for a pipeline before handing its turn
 // back to the pool (continuations skip the pool's queue; this bounds the unfairness).
-constexpr int kMaxInlineRun = 64;
+constexpr int kMaxInlineRun = 256;
 
 // The core whose user code the current thread is running, so that a Stop() called from inside
 // a stage function or callback does not wait for itself.
@@ -168,33 +169,52 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
   }
   if (!ready_callbacks_.empty() && SinkReadyLocked()) FireReadyCallbacksLocked();
 
-  if (dispatch.pool_tasks.empty()) return;
-  if (detached_ || state_ != State::kRunning) {
-    dispatch.pool_tasks.clear();
-    return;
+  if (dispatch.allow_inline) {
+    for (CoreTask& task : dispatch.cheap_tasks) dispatch.inline_tasks.push_back(std::move(task));
+    dispatch.cheap_tasks.clear();
+    // Keep the most downstream task on this thread too (depth first: items reach the sink
+    // sooner and memory stays low), but only if no task, of this pipeline or another, is
+    // waiting for a thread: jumping the line would starve it.
+    if (dispatch.inline_tasks.empty() && !dispatch.pool_tasks.empty() && queue_ != nullptr &&
+        !queue_->AnyWaiting()) {
+      dispatch.inline_tasks.push_back(std::move(dispatch.pool_tasks[0]));
+      dispatch.pool_tasks.erase(dispatch.pool_tasks.begin());
+    }
   }
-  size_t first = 0;
-  // Keep the most downstream task on this thread (depth first: items reach the sink sooner
-  // and memory stays low), but only if no task, of this pipeline or another, is waiting for a
-  // thread: jumping the line would starve it.
-  if (dispatch.allow_inline && !dispatch.inline_task && !queue_->AnyWaiting()) {
-    dispatch.inline_task = std::move(dispatch.pool_tasks[0]);
-    first = 1;
-  }
-  for (size_t i = first; i < dispatch.pool_tasks.size(); ++i) {
-    queue_->Submit([self = shared_from_this(), task = std::move(dispatch.pool_tasks[i])]() mutable {
-      self->RunTasks(std::move(task));
-    });
-  }
-  dispatch.pool_tasks.clear();
+  SubmitLocked(dispatch.cheap_tasks);
+  SubmitLocked(dispatch.pool_tasks);
 }
 
-void PipelineCore::RunTasks(CoreTask task) {
-  for (int budget = kMaxInlineRun; task; --budget) {
+void PipelineCore::SubmitLocked(absl::InlinedVector<CoreTask, 4>& tasks) {
+  if (!detached_ && state_ == State::kRunning) {
+    for (CoreTask& task : tasks) {
+      queue_->Submit([self = shared_from_this(), task = std::move(task)]() mutable {
+        self->RunTasks(std::move(task));
+      });
+    }
+  }
+  tasks.clear();
+}
+
+void PipelineCore::RunTasks(CoreTask first) {
+  // Tasks this thread runs itself, oldest first. Handed back to the pool when the budget is
+  // spent or when another task waits for a thread, so that no pipeline monopolizes a thread.
+  std::deque<CoreTask> work;
+  work.push_back(std::move(first));
+  for (int budget = kMaxInlineRun; !work.empty(); --budget) {
+    if (budget == 0 || (work.size() > 1 && runtime_.pool().AnyWaiting())) {
+      absl::InlinedVector<CoreTask, 4> rest;
+      for (CoreTask& task : work) rest.push_back(std::move(task));
+      MutexLock lock(&mu_);
+      SubmitLocked(rest);
+      return;
+    }
+    CoreTask task = std::move(work.front());
+    work.pop_front();
     Dispatch dispatch;
-    dispatch.allow_inline = budget > 1;
+    dispatch.allow_inline = true;
     task(dispatch);
-    task = std::move(dispatch.inline_task);
+    for (CoreTask& next : dispatch.inline_tasks) work.push_back(std::move(next));
   }
 }
 

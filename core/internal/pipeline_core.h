@@ -47,13 +47,23 @@ class PipelineCore;
 // Work a scheduling step decided on. Runs on a pool thread with the core's mutex released.
 using CoreTask = absl::AnyInvocable<void(Dispatch&)>;
 
-// What one scheduling step hands out. `inline_task`, when set, is run next by the same pool
-// thread instead of going through the pool's queue (a cheap continuation).
+// What one scheduling step hands out: tasks to run on the pool. `cheap_tasks` are those of
+// stages whose tasks take less than kCheapTaskTime on average: on a pool thread they are run
+// by that thread itself (`inline_tasks`), since handing them to another thread costs more
+// than running them. `inline_tasks` also takes one ordinary task when no task waits for a
+// thread (a continuation).
 struct Dispatch {
+  // Filled by the nodes.
   absl::InlinedVector<CoreTask, 4> pool_tasks;
-  bool allow_inline = false;  // True only on a pool thread running this core's task.
-  CoreTask inline_task;
+  absl::InlinedVector<CoreTask, 4> cheap_tasks;
+  // Set by the caller: true only on a pool thread running this core's tasks.
+  bool allow_inline = false;
+  // Filled by ScheduleLocked() when allow_inline.
+  absl::InlinedVector<CoreTask, 4> inline_tasks;
 };
+
+// A stage whose tasks take less than this on average is cheap (see Dispatch).
+inline constexpr absl::Duration kCheapTaskTime = absl::Microseconds(5);
 
 class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
  public:
@@ -109,8 +119,10 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   bool BeginUserCall();
   void EndUserCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndUserCall() ABSL_LOCKS_EXCLUDED(mu_);
-  // Runs `task` and its continuations on the calling pool thread.
-  void RunTasks(CoreTask task);
+  // Runs `first` and the tasks it hands to this thread, on the calling pool thread.
+  void RunTasks(CoreTask first);
+  // Hands `tasks` to the pool (unless stopped).
+  void SubmitLocked(absl::InlinedVector<CoreTask, 4>& tasks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   EventLoop& loop() { return runtime_.loop(); }
   const CancellationToken& token() const { return token_; }
 

@@ -31,7 +31,8 @@ class SourceNode final : public Node {
     if (pulling_ || out_.closed() || out_.full()) return false;
     pulling_ = true;
     ++pulls_started_;
-    dispatch.pool_tasks.push_back([this](Dispatch& next) { Pull(next); });
+    (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
+        .push_back([this](Dispatch& next) { Pull(next); });
     return true;
   }
 
@@ -66,6 +67,7 @@ class SourceNode final : public Node {
       MutexLock lock(&core_.mu());
       core_.EndUserCallLocked();
       latency_.Record(elapsed);
+      cost_.Record(elapsed);
       if (!core_.RunningLocked()) {
         pulling_ = false;
         return;
@@ -106,6 +108,7 @@ class SourceNode final : public Node {
   int64_t pulls_failed_ = 0;
   int64_t items_out_ = 0;
   LatencyHistogram latency_;
+  TaskCost cost_;
 };
 
 }  // namespace dataloader::internal

@@ -49,8 +49,8 @@ class StageNode final : public Node {
         core_.PostLocked([this, self = core_.shared_from_this(), item = std::move(item),
                           ticket]() mutable { StartAsync(std::move(item), ticket, self); });
       } else {
-        dispatch.pool_tasks.push_back(
-            [this, item = std::move(item), ticket](Dispatch& next) mutable {
+        (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
+            .push_back([this, item = std::move(item), ticket](Dispatch& next) mutable {
               RunSync(std::move(item), ticket, next);
             });
       }
@@ -108,6 +108,7 @@ class StageNode final : public Node {
   void FinishLocked(uint64_t ticket, Outcome<Out>&& outcome) {
     if (!core_.RunningLocked()) return;  // Ended meanwhile: the result is discarded.
     latency_.Record(outcome.elapsed);
+    cost_.Record(outcome.elapsed);
     if (outcome.status.ok()) {
       ++tasks_succeeded_;
     } else {
@@ -171,6 +172,7 @@ class StageNode final : public Node {
   int64_t items_in_ = 0;
   int64_t items_out_ = 0;
   LatencyHistogram latency_;
+  TaskCost cost_;
 };
 
 }  // namespace dataloader::internal
