@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   auto pipeline =
       PipelineBuilder<>()
           .AddSource(std::views::iota(int64_t{0}, int64_t{samples}))
-          .Pipe(Decode, {.concurrency = 4, .name = "decode"})
+          .Pipe(Decode, {.concurrency = 4, .name = "decode", .output_order = OutputOrder::kInput})
           .PipeAsync(
               [](Sample sample, Completion<Sample> done, const TaskContext& context) {
                 // Stands for a non-blocking fetch of a label: 1 ms on a timer, no thread held.
@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
 
   std::printf("pipeline_demo: %d samples, batches of %d\n", samples,
               absl::GetFlag(FLAGS_batch_size));
+  std::fflush(stdout);  // The progress line goes to stderr; keep the order on a pipe too.
   const absl::Time start = absl::Now();
   int64_t batches = 0;
   int64_t seen = 0;
