@@ -37,10 +37,10 @@ absl::string_view DTypeName(DType dtype);
 absl::StatusOr<DType> ParseDType(absl::string_view name);
 
 struct Tensor {
-  std::string name;
+  std::string name{};
   DType dtype = DType::kUint8;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> data;  // C order, little-endian; size == elements * DTypeSize(dtype).
+  std::vector<int64_t> shape{};
+  std::vector<uint8_t> data{};  // C order, little-endian; size == elements * DTypeSize(dtype).
 
   int64_t elements() const;
 };
@@ -48,7 +48,7 @@ struct Tensor {
 struct Sample {
   int64_t index = 0;  // In the dataset.
   uint64_t seed = 0;  // For per-sample randomness.
-  std::vector<Tensor> tensors;
+  std::vector<Tensor> tensors{};
 
   // The tensor called `name`, or NotFound naming it and the sample.
   absl::StatusOr<Tensor*> Find(absl::string_view name);

@@ -34,7 +34,7 @@ class SyntheticImageDataset {
 
  private:
   explicit SyntheticImageDataset(const SyntheticImageOptions& options) : options_(options) {}
-  SyntheticImageOptions options_;
+  SyntheticImageOptions options_{};
 };
 
 }  // namespace dataloader::server
