@@ -54,6 +54,8 @@ struct PipelineDefinition {
   int load_concurrency = 2;  // Samples loaded at once.
   int sink_buffer = 4;       // Finished batches buffered per stream.
   int64_t max_failures = kUnlimitedFailures;
+  // Identifies the config (resume tokens of another config are refused).
+  uint64_t config_fingerprint = 0;
 };
 
 // What one stream asks for (validated by the caller against the request's fields).

@@ -78,6 +78,7 @@ absl::Status PipelineCore::Stop() {
     if (state_ == State::kCreated || state_ == State::kRunning) {
       EndLocked(State::kCancelled, absl::CancelledError("pipeline stopped before its end"));
     }
+    stage_calls_stopped_.store(true);
     stopping_.store(true);
     struct Waiter {
       const PipelineCore* core;
@@ -228,7 +229,7 @@ void PipelineCore::FireReadyCallbacksLocked() {
     // Run through BeginUserCall so that Stop() waits for a callback in progress and skips
     // the ones not yet run: after Stop() returns, none runs.
     PostLocked([self = shared_from_this(), callback = std::move(callback)]() mutable {
-      if (!self->BeginUserCall()) return;
+      if (!self->BeginUserCall(CallKind::kCallback)) return;
       callback();
       self->EndUserCall();
     });
@@ -265,7 +266,7 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   if (state_ != State::kCreated && state_ != State::kRunning) return;  // First end wins.
   state_ = state;
   status_ = std::move(status);
-  stopping_.store(true);
+  stage_calls_stopped_.store(true);
   cancel_source_.Cancel();
   // Nothing inside the pipeline will be used any more. The sink keeps its items after a
   // failure (they were produced before it) but not after a cancel.
@@ -278,11 +279,11 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   FireReadyCallbacksLocked();
 }
 
-bool PipelineCore::BeginUserCall() {
-  // Paired with Stop(): it sets stopping_ and then waits for user_calls_ to drop. Sequentially
+bool PipelineCore::BeginUserCall(CallKind kind) {
+  // Paired with Stop(): it sets the flags and then waits for user_calls_ to drop. Sequentially
   // consistent operations make sure one of the two sees the other.
   user_calls_.fetch_add(1);
-  if (stopping_.load()) {
+  if ((kind == CallKind::kStage ? stage_calls_stopped_ : stopping_).load()) {
     EndUserCall();
     return false;
   }
@@ -303,7 +304,7 @@ void PipelineCore::EndUserCall() {
 void PipelineCore::ArmStatsTimerLocked() {
   stats_timer_ = runtime_.loop().RunAfter(stats_interval_, [weak = weak_from_this()] {
     std::shared_ptr<PipelineCore> self = weak.lock();
-    if (self == nullptr || !self->BeginUserCall()) return;
+    if (self == nullptr || !self->BeginUserCall(CallKind::kCallback)) return;
     PipelineStats stats;
     {
       MutexLock lock(&self->mu_);

@@ -114,9 +114,13 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the pipeline with `error` (first error wins).
   void FailLocked(absl::Status error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Brackets a call into user code: returns false (and the call must be skipped) once the
-  // pipeline is stopping. Every true must be matched by EndUserCall[Locked]().
-  bool BeginUserCall();
+  // Brackets a call into user code: returns false (and the call must be skipped) once it may
+  // no longer run. A stage function or source pull (kStage) may not once the pipeline ended
+  // (failed, cancelled, stopped); a callback (kCallback: "ready", stats) may until Stop(), so
+  // that a consumer waiting for the end learns of it. Every true must be matched by
+  // EndUserCall[Locked]().
+  enum class CallKind { kStage, kCallback };
+  bool BeginUserCall(CallKind kind = CallKind::kStage);
   void EndUserCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndUserCall() ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `first` and the tasks it hands to this thread, on the calling pool thread.
@@ -161,7 +165,8 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   // Calls into user code in progress. Incremented without the lock (see BeginUserCall),
   // decremented under it so that Stop()'s wait sees the change.
   std::atomic<int64_t> user_calls_{0};
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stage_calls_stopped_{false};  // Set when the pipeline ends or stops.
+  std::atomic<bool> stopping_{false};             // Set by Stop(): no user code at all.
 };
 
 }  // namespace dataloader::internal

@@ -632,6 +632,44 @@ TEST(PipelineTest, ReactorStyleConsumptionWithNotifyWhenReadyAndTryNext) {
   EXPECT_EQ(reactor.received, Iota(200));
 }
 
+TEST(PipelineTest, NotifyWhenReadyReportsAFailureAndACancel) {
+  // A reactor waiting for an item must learn that the pipeline ended, or its stream hangs.
+  Event release;
+  auto failing = PipelineBuilder<>()
+                     .AddSource(std::views::iota(0, 100))
+                     .Pipe(
+                         [&](int) -> absl::StatusOr<int> {
+                           release.Wait();
+                           return absl::InternalError("broken");
+                         },
+                         {.name = "broken", .max_failures = 0})
+                     .AddSink(2)
+                     .Build({.num_threads = 1});
+  ASSERT_TRUE(failing.ok());
+  Event failed_seen;
+  (*failing)->NotifyWhenReady([&] { failed_seen.Notify(); });
+  release.Notify();
+  ASSERT_TRUE(failed_seen.Wait());
+  absl::StatusOr<std::optional<int>> end = (*failing)->TryNext();
+  EXPECT_TRUE(absl::IsAborted(end.status())) << end.status();
+
+  Event never;
+  auto cancelled = PipelineBuilder<>()
+                       .AddSource(std::views::iota(0, 100))
+                       .Pipe([&](int x) {
+                         never.Wait(absl::Milliseconds(100));
+                         return x;
+                       })
+                       .AddSink(2)
+                       .Build({.num_threads = 1});
+  ASSERT_TRUE(cancelled.ok());
+  Event cancel_seen;
+  (*cancelled)->NotifyWhenReady([&] { cancel_seen.Notify(); });
+  (*cancelled)->Cancel();
+  ASSERT_TRUE(cancel_seen.Wait());
+  EXPECT_TRUE(absl::IsCancelled((*cancelled)->TryNext().status()));
+}
+
 TEST(PipelineTest, StatsCountTasksAndThePeriodicCallbackRuns) {
   std::latch two_calls(2);
   std::atomic<int> calls{0};

@@ -1,0 +1,70 @@
+// Copyright 2026 The dataloader Authors.
+//
+// DataLoaderService: dataloader.v1.DataLoader on the gRPC callback API.
+//
+// Each StreamBatches call gets its own pipeline (BuildStreamPipeline) on the server-wide
+// Runtime, driven by a ServerWriteReactor that never blocks a gRPC thread: it takes batches
+// with TryNext(), waits with NotifyWhenReady(), and keeps one write in flight. A slow client
+// stalls only its own pipeline (bounded by the pipeline's buffers); a cancelled or
+// disconnected client stops its pipeline at once.
+//
+// Thread-safe.
+#ifndef SERVER_DATA_LOADER_SERVICE_H_
+#define SERVER_DATA_LOADER_SERVICE_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/runtime.h"
+#include "dataloader/v1/data_loader.grpc.pb.h"
+#include "server/stream_pipeline.h"
+
+namespace dataloader::server {
+
+struct ServiceOptions {
+  // Streams served at once; more get RESOURCE_EXHAUSTED. Default 64.
+  int max_streams = 64;
+  // Log one line per stream start and end to stderr. Default true.
+  bool log_streams = true;
+};
+
+class DataLoaderService final : public v1::DataLoader::CallbackService {
+ public:
+  // Probes each pipeline (builds it and takes one batch) to describe its tensors; fails if
+  // any pipeline cannot produce a batch. `runtime` must outlive the service.
+  static absl::StatusOr<std::unique_ptr<DataLoaderService>> Create(
+      std::vector<PipelineDefinition> pipelines, Runtime& runtime, const ServiceOptions& options);
+
+  grpc::ServerWriteReactor<v1::Batch>* StreamBatches(
+      grpc::CallbackServerContext* context, const v1::StreamBatchesRequest* request) override;
+  grpc::ServerUnaryReactor* ListPipelines(grpc::CallbackServerContext* context,
+                                          const v1::ListPipelinesRequest* request,
+                                          v1::ListPipelinesResponse* response) override;
+
+  int active_streams() const { return active_streams_.load(); }
+
+ private:
+  friend class BatchStreamReactor;
+  struct Served {
+    PipelineDefinition definition;
+    v1::PipelineInfo info;
+  };
+
+  DataLoaderService(Runtime& runtime, const ServiceOptions& options)
+      : runtime_(runtime), options_(options) {}
+
+  // Constant after Create().
+  Runtime& runtime_;
+  const ServiceOptions options_;
+  std::map<std::string, Served> pipelines_;
+
+  std::atomic<int> active_streams_{0};
+};
+
+}  // namespace dataloader::server
+
+#endif  // SERVER_DATA_LOADER_SERVICE_H_

@@ -1,0 +1,18 @@
+// Copyright 2026 The dataloader Authors.
+//
+// The one place where absl::Status and grpc::Status meet (codes have the same numbers).
+#ifndef SERVER_GRPC_STATUS_H_
+#define SERVER_GRPC_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include "absl/status/status.h"
+
+namespace dataloader::server {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace dataloader::server
+
+#endif  // SERVER_GRPC_STATUS_H_

@@ -1,0 +1,142 @@
+// Copyright 2026 The dataloader Authors.
+//
+// dataloader_server: serves the pipelines of a config file (or the built-in default) over
+// gRPC. See --help.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/runtime.h"
+#include "server/data_loader_service.h"
+#include "server/server_config.h"
+
+ABSL_FLAG(std::string, address, "127.0.0.1:50051",
+          "HOST:PORT to listen on (env DATALOADER_ADDRESS). Port 0 picks a free port. "
+          "Plaintext: keep it on loopback unless the network is trusted.");
+ABSL_FLAG(std::string, config, "",
+          "Text-format dataloader.v1.ServerConfig file with the pipelines to serve (env "
+          "DATALOADER_CONFIG). Empty: the built-in 'synthetic' pipeline.");
+ABSL_FLAG(int, threads, 0,
+          "Threads of the server-wide pool that runs every stream's pipeline (env "
+          "DATALOADER_THREADS). 0: one per core.");
+ABSL_FLAG(int, max_streams, 64,
+          "Streams served at once; more get RESOURCE_EXHAUSTED (env DATALOADER_MAX_STREAMS).");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM/SIGINT: seconds running streams get to finish before they are cancelled "
+          "(env DATALOADER_SHUTDOWN_GRACE_SECONDS).");
+
+namespace {
+
+// Applies DATALOADER_* environment variables; command-line flags, parsed after, override them.
+bool ApplyEnvironment() {
+  auto get = [](const char* name) -> const char* { return std::getenv(name); };
+  bool ok = true;
+  auto set_int = [&](absl::Flag<int>& flag, const char* name) {
+    if (const char* value = get(name)) {
+      int parsed = 0;
+      if (!absl::SimpleAtoi(value, &parsed)) {
+        std::fprintf(stderr, "dataloader_server: %s must be an integer, got '%s'\n", name, value);
+        ok = false;
+      } else {
+        absl::SetFlag(&flag, parsed);
+      }
+    }
+  };
+  if (const char* value = get("DATALOADER_ADDRESS")) absl::SetFlag(&FLAGS_address, value);
+  if (const char* value = get("DATALOADER_CONFIG")) absl::SetFlag(&FLAGS_config, value);
+  set_int(FLAGS_threads, "DATALOADER_THREADS");
+  set_int(FLAGS_max_streams, "DATALOADER_MAX_STREAMS");
+  set_int(FLAGS_shutdown_grace_seconds, "DATALOADER_SHUTDOWN_GRACE_SECONDS");
+  return ok;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "dataloader_server: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists (gRPC starts some): every thread inherits the mask, so only
+  // the sigwait below receives SIGTERM/SIGINT.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "Serves data-loading pipelines over gRPC (dataloader.v1.DataLoader).\n"
+      "Usage: dataloader_server [--address=HOST:PORT] [--config=FILE] [--threads=N]");
+  if (!ApplyEnvironment()) return 2;
+  absl::ParseCommandLine(argc, argv);
+  dataloader::DisableMutexDeadlockDetection();
+
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  dataloader::v1::ServerConfig config = dataloader::server::DefaultServerConfig();
+  if (!config_path.empty()) {
+    absl::StatusOr<dataloader::v1::ServerConfig> read =
+        dataloader::server::ReadServerConfig(config_path);
+    if (!read.ok()) return Fail(read.status().ToString());
+    config = *std::move(read);
+  }
+  auto definitions = dataloader::server::ToDefinitions(config);
+  if (!definitions.ok()) return Fail(definitions.status().ToString());
+  std::vector<std::string> names;
+  for (const auto& definition : *definitions) names.push_back(definition.name);
+
+  auto runtime = dataloader::Runtime::Create({.num_threads = absl::GetFlag(FLAGS_threads)});
+  if (!runtime.ok()) return Fail(runtime.status().ToString());
+  if (absl::GetFlag(FLAGS_max_streams) < 1) {
+    return Fail(absl::StrCat("--max_streams must be >= 1, got ", absl::GetFlag(FLAGS_max_streams)));
+  }
+  auto service = dataloader::server::DataLoaderService::Create(
+      *std::move(definitions), **runtime, {.max_streams = absl::GetFlag(FLAGS_max_streams)});
+  if (!service.ok()) return Fail(service.status().ToString());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string address = absl::GetFlag(FLAGS_address);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service->get());
+  builder.SetMaxSendMessageSize(-1);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) return Fail(absl::StrCat("cannot listen on ", address));
+  const std::string host = address.substr(0, address.rfind(':'));
+  std::printf("dataloader_server: serving %zu pipeline(s) [%s] on %s:%d with %d threads\n",
+              names.size(), absl::StrJoin(names, ", ").c_str(), host.c_str(), port,
+              (*runtime)->pool().num_threads());
+  std::fflush(stdout);
+
+  std::thread stopper([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::fprintf(stderr, "dataloader_server: %s, shutting down (grace %ds)\n",
+                 received == SIGTERM ? "SIGTERM" : "SIGINT",
+                 absl::GetFlag(FLAGS_shutdown_grace_seconds));
+    server->GetHealthCheckService()->SetServingStatus(false);
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  });
+  server->Wait();
+  stopper.join();
+  std::fprintf(stderr, "dataloader_server: stopped\n");
+  return 0;
+}

@@ -1,0 +1,246 @@
+// Copyright 2026 The dataloader Authors.
+//
+// The service end to end over gRPC on 127.0.0.1, with a real server and client stub.
+#include "server/data_loader_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core/runtime.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "server/epoch_plan.h"
+#include "server/server_config.h"
+
+namespace dataloader::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kConfig[] = R"pb(
+  pipelines {
+    name: "small"
+    synthetic { num_samples: 103 height: 4 width: 5 channels: 3 num_classes: 7 }
+    stages { op: "random_brightness" concurrency: 2 }
+    stages {
+      op: "latency"
+      args { key: "millis" value: "0.2" }
+      concurrency: 8
+    }
+    stages {
+      op: "normalize"
+      args { key: "mean" value: "0.5" }
+      concurrency: 2
+    }
+    batch_size: 8
+  }
+  pipelines {
+    name: "broken"
+    synthetic { num_samples: 100 }
+    stages {
+      name: "bad_normalize"
+      op: "normalize"
+      args { key: "tensor" value: "label" }
+    }
+    batch_size: 8
+    max_failures: 20
+  }
+)pb";
+
+// A server on a free loopback port.
+class TestServer {
+ public:
+  TestServer() {
+    v1::ServerConfig config;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
+    auto definitions = ToDefinitions(config);
+    EXPECT_TRUE(definitions.ok()) << definitions.status();
+    runtime_ = *Runtime::Create({.num_threads = 2});
+    auto service = DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
+    EXPECT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    EXPECT_NE(port_, 0);
+  }
+  ~TestServer() { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  std::unique_ptr<v1::DataLoader::Stub> Stub() const {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    return v1::DataLoader::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(), args));
+  }
+  const DataLoaderService& service() const { return *service_; }
+
+ private:
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<DataLoaderService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+struct StreamResult {
+  std::vector<v1::Batch> batches;
+  grpc::Status status;
+};
+
+StreamResult Stream(v1::DataLoader::Stub& stub, const v1::StreamBatchesRequest& request,
+                    int cancel_after = -1) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = stub.StreamBatches(&context, request);
+  StreamResult result;
+  v1::Batch batch;
+  while (reader->Read(&batch)) {
+    result.batches.push_back(batch);
+    if (static_cast<int>(result.batches.size()) == cancel_after) context.TryCancel();
+  }
+  result.status = reader->Finish();
+  return result;
+}
+
+v1::StreamBatchesRequest Request(const std::string& pipeline, uint32_t shard = 0,
+                                 uint32_t shards = 1) {
+  v1::StreamBatchesRequest request;
+  request.set_pipeline(pipeline);
+  request.set_shard_index(shard);
+  request.set_shard_count(shards);
+  request.set_epoch(2);
+  request.set_seed(17);
+  return request;
+}
+
+bool SameContent(const v1::Batch& a, const v1::Batch& b) {
+  v1::Batch a_copy = a, b_copy = b;
+  a_copy.clear_resume_token();
+  b_copy.clear_resume_token();
+  return a_copy.SerializeAsString() == b_copy.SerializeAsString();
+}
+
+TEST(DataLoaderServiceTest, StreamsEveryBatchOfTheShardInOrder) {
+  TestServer server;
+  StreamResult result = Stream(*server.Stub(), Request("small", 1, 2));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EpochPlan plan = *EpochPlan::Create({.num_samples = 103,
+                                       .batch_size = 8,
+                                       .shuffle = true,
+                                       .seed = 17,
+                                       .epoch = 2,
+                                       .shard_index = 1,
+                                       .shard_count = 2});
+  ASSERT_EQ(static_cast<int64_t>(result.batches.size()), plan.batches());
+  for (size_t k = 0; k < result.batches.size(); ++k) {
+    const v1::Batch& batch = result.batches[k];
+    EXPECT_EQ(batch.sequence(), k);
+    EXPECT_EQ(batch.epoch(), 2u);
+    EXPECT_EQ(std::vector<int64_t>(batch.sample_ids().begin(), batch.sample_ids().end()),
+              plan.BatchSamples(k));
+    ASSERT_EQ(batch.tensors_size(), 2);
+    EXPECT_EQ(batch.tensors(0).dtype(), v1::DTYPE_FLOAT32);
+    EXPECT_EQ(batch.tensors(0).data().size(), batch.sample_ids_size() * 4 * 5 * 3 * 4u);
+    EXPECT_FALSE(batch.resume_token().empty());
+  }
+}
+
+TEST(DataLoaderServiceTest, ResumeOnARestartedServerEqualsTheUninterruptedStream) {
+  StreamResult full;
+  {
+    TestServer first;
+    full = Stream(*first.Stub(), Request("small"));
+    ASSERT_TRUE(full.status.ok());
+  }
+  TestServer restarted;
+  v1::StreamBatchesRequest resume = Request("small");
+  resume.set_resume_token(full.batches[4].resume_token());
+  StreamResult rest = Stream(*restarted.Stub(), resume);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_EQ(rest.batches.size(), full.batches.size() - 5);
+  for (size_t i = 0; i < rest.batches.size(); ++i) {
+    EXPECT_TRUE(SameContent(rest.batches[i], full.batches[i + 5])) << "batch " << i + 5;
+  }
+}
+
+TEST(DataLoaderServiceTest, BadRequestsGetCodesAndMessagesNamingTheValue) {
+  TestServer server;
+  auto stub = server.Stub();
+  grpc::Status unknown = Stream(*stub, Request("nope")).status;
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(unknown.error_message(),
+              HasSubstr("unknown pipeline 'nope' (serving: broken, small)"));
+  grpc::Status shard = Stream(*stub, Request("small", 2, 2)).status;
+  EXPECT_EQ(shard.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(shard.error_message(), HasSubstr("shard_index must be < shard_count (2), got 2"));
+  v1::StreamBatchesRequest garbage = Request("small");
+  garbage.set_resume_token("not a token");
+  grpc::Status bad_token = Stream(*stub, garbage).status;
+  EXPECT_EQ(bad_token.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_token.error_message(), HasSubstr("not a resume token of this service"));
+  // A real token, but of another shard.
+  v1::StreamBatchesRequest first = Request("small", 0, 2);
+  first.set_max_batches(1);
+  StreamResult one = Stream(*stub, first);
+  ASSERT_EQ(one.batches.size(), 1u);
+  v1::StreamBatchesRequest other = Request("small", 1, 2);
+  other.set_resume_token(one.batches[0].resume_token());
+  grpc::Status mismatch = Stream(*stub, other).status;
+  EXPECT_EQ(mismatch.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(mismatch.error_message(), HasSubstr("was issued for pipeline 'small' shard 0/2"));
+}
+
+TEST(DataLoaderServiceTest, StageBeyondItsBudgetEndsTheStreamWithAborted) {
+  TestServer server;
+  StreamResult result = Stream(*server.Stub(), Request("broken"));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("21 items failed (max_failures 20"));
+  EXPECT_THAT(result.status.error_message(), HasSubstr("bad_normalize"));
+}
+
+TEST(DataLoaderServiceTest, MaxBatchesAndCancelEndTheStreamAndFreeIt) {
+  TestServer server;
+  auto stub = server.Stub();
+  v1::StreamBatchesRequest limited = Request("small");
+  limited.set_max_batches(3);
+  StreamResult three = Stream(*stub, limited);
+  EXPECT_TRUE(three.status.ok());
+  EXPECT_EQ(three.batches.size(), 3u);
+  StreamResult cancelled = Stream(*stub, Request("small"), /*cancel_after=*/2);
+  EXPECT_EQ(cancelled.status.error_code(), grpc::StatusCode::CANCELLED);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server.service().active_streams() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(server.service().active_streams(), 0);
+}
+
+TEST(DataLoaderServiceTest, ListPipelinesDescribesTensorsAndPolicies) {
+  TestServer server;
+  grpc::ClientContext context;
+  v1::ListPipelinesResponse response;
+  ASSERT_TRUE(server.Stub()->ListPipelines(&context, {}, &response).ok());
+  ASSERT_EQ(response.pipelines_size(), 2);
+  const v1::PipelineInfo& small = response.pipelines(1);
+  EXPECT_EQ(small.name(), "small");
+  EXPECT_EQ(small.samples_per_epoch(), 103u);
+  EXPECT_EQ(small.batch_size(), 8u);
+  EXPECT_TRUE(small.exact_order());
+  EXPECT_TRUE(small.shuffle());
+  ASSERT_EQ(small.tensors_size(), 2);
+  EXPECT_EQ(small.tensors(0).name(), "image");
+  EXPECT_EQ(small.tensors(0).dtype(), v1::DTYPE_FLOAT32);
+  EXPECT_EQ(std::vector<int64_t>(small.tensors(0).shape().begin(), small.tensors(0).shape().end()),
+            (std::vector<int64_t>{8, 4, 5, 3}));
+  EXPECT_EQ(small.tensors(1).dtype(), v1::DTYPE_INT64);
+  EXPECT_GE(small.max_batch_bytes(), 8u * (4 * 5 * 3 * 4 + 8));
+  EXPECT_EQ(small.remainder_policy(), v1::REMAINDER_POLICY_DROP);
+}
+
+}  // namespace
+}  // namespace dataloader::server
