@@ -1,10 +1,44 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the main job: for now the example pipeline
-# (examples/pipeline_demo.cc) over synthetic samples, printing progress, stats and throughput.
-# Extra arguments go to the demo (e.g. --samples=100000 --threads=2).
+# The main job. Installs what is missing, builds, starts dataloader_server with its built-in
+# 'synthetic' pipeline on a free loopback port, lists its pipelines and streams one epoch
+# with dataloader_client (verifying sequence continuity and tensor shapes), prints the
+# throughput, then stops the server (SIGTERM) and shows its per-stream log.
+# Extra arguments go to the client (e.g. --max_batches=50 --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 cmake -S . -B build -G Ninja >/dev/null
-ninja -C build -j2 pipeline_demo
-exec build/examples/pipeline_demo "$@"
+ninja -C build -j2 dataloader_server dataloader_client_cli
+
+logs=$(mktemp -d)
+build/server/dataloader_server --address=127.0.0.1:0 >"$logs/out" 2>"$logs/err" &
+server=$!
+stop_server() {
+  if kill -0 "$server" 2>/dev/null; then
+    kill -TERM "$server"
+    wait "$server" || true
+  fi
+}
+trap stop_server EXIT
+
+port=""
+for _ in $(seq 600); do  # The server probes its pipelines first: up to 60 s.
+  port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$logs/out")
+  [[ -n "$port" ]] && break
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "run.sh: the server exited:" >&2
+    cat "$logs/err" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+[[ -n "$port" ]] || { echo "run.sh: the server did not start listening within 60 s" >&2; exit 1; }
+cat "$logs/out"
+
+build/client/dataloader_client --target="127.0.0.1:$port" --list
+build/client/dataloader_client --target="127.0.0.1:$port" --verify "$@"
+stop_server
+trap - EXIT
+echo "--- server log"
+cat "$logs/err"
+rm -rf "$logs"

@@ -1,0 +1,50 @@
+// Copyright 2026 The dataloader Authors.
+#include "client/client_options.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+
+namespace dataloader::client {
+
+absl::Status ValidateClientOptions(const ClientOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("target must not be empty");
+  if (options.max_retries < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_retries must be >= 0, got ", options.max_retries));
+  }
+  if (options.initial_backoff <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("initial_backoff must be > 0, got ",
+                                                   absl::FormatDuration(options.initial_backoff)));
+  }
+  if (options.max_backoff < options.initial_backoff) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_backoff must be >= initial_backoff (", absl::FormatDuration(options.initial_backoff),
+        "), got ", absl::FormatDuration(options.max_backoff)));
+  }
+  if (options.prefetch < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefetch must be >= 1, got ", options.prefetch));
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> CreateClientChannel(const ClientOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  const auto millis = [](absl::Duration d) {
+    return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+  };
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, millis(options.max_backoff));
+  return grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace dataloader::client

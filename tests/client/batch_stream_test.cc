@@ -1,0 +1,515 @@
+// Copyright 2026 The dataloader Authors.
+//
+// The client library against an in-process DataLoaderService on 127.0.0.1, and the
+// dataloader_client binary against a dataloader_server subprocess.
+#include "client/batch_stream.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/list_pipelines.h"
+#include "client/tensor_view.h"
+#include "core/runtime.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "server/data_loader_service.h"
+#include "server/server_config.h"
+
+namespace dataloader::client {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kConfig[] = R"pb(
+  pipelines {
+    name: "small"
+    synthetic { num_samples: 103 height: 4 width: 5 channels: 3 num_classes: 7 }
+    stages {
+      op: "normalize"
+      args { key: "mean" value: "0.5" }
+      concurrency: 2
+    }
+    batch_size: 8
+  }
+  pipelines {
+    # 60 batches of 384 KiB: far more than the prefetch buffers and HTTP/2 windows hold, so a
+    # server shut down after a few batches leaves most of the stream to a reconnect.
+    name: "big"
+    synthetic { num_samples: 480 height: 64 width: 64 channels: 3 num_classes: 10 }
+    stages { op: "normalize" concurrency: 2 }
+    batch_size: 8
+  }
+  pipelines {
+    name: "broken"
+    synthetic { num_samples: 100 }
+    stages {
+      name: "bad_normalize"
+      op: "normalize"
+      args { key: "tensor" value: "label" }
+    }
+    batch_size: 8
+    max_failures: 20
+  }
+)pb";
+
+// A DataLoaderService on 127.0.0.1:`port` (0: a free port).
+class TestServer {
+ public:
+  explicit TestServer(int port = 0) {
+    v1::ServerConfig config;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
+    auto definitions = server::ToDefinitions(config);
+    EXPECT_TRUE(definitions.ok()) << definitions.status();
+    runtime_ = *Runtime::Create({.num_threads = 2});
+    auto service =
+        server::DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
+    EXPECT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(service_.get());
+    builder.SetMaxSendMessageSize(-1);
+    server_ = builder.BuildAndStart();
+    EXPECT_NE(port_, 0);
+  }
+  ~TestServer() { Shutdown(); }
+
+  // Cancels every call in flight (the clients see UNAVAILABLE) and stops listening.
+  void Shutdown() {
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
+  }
+  int port() const { return port_; }
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<server::DataLoaderService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+v1::StreamBatchesRequest Request(const std::string& pipeline) {
+  v1::StreamBatchesRequest request;
+  request.set_pipeline(pipeline);
+  request.set_epoch(3);
+  request.set_seed(11);
+  return request;
+}
+
+struct Drained {
+  std::vector<v1::Batch> batches;
+  absl::Status status;  // OK at the clean end.
+};
+
+// Reads `stream` to its end or failure (at most `limit` batches).
+Drained Drain(BatchStream& stream, size_t limit = SIZE_MAX) {
+  Drained result;
+  while (result.batches.size() < limit) {
+    absl::StatusOr<std::optional<v1::Batch>> next = stream.Next();
+    if (!next.ok()) {
+      result.status = next.status();
+      break;
+    }
+    if (!next->has_value()) break;
+    result.batches.push_back(**std::move(next));
+  }
+  return result;
+}
+
+std::vector<int64_t> SampleIds(const v1::Batch& batch) {
+  return {batch.sample_ids().begin(), batch.sample_ids().end()};
+}
+
+TEST(BatchStreamTest, StreamsTheWholeShardInOrderThenEndsWithNullopt) {
+  TestServer server;
+  auto stream = BatchStream::Open({.target = server.target(), .prefetch = 2}, Request("small"));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  Drained drained = Drain(**stream);
+  ASSERT_TRUE(drained.status.ok()) << drained.status;
+  ASSERT_EQ(drained.batches.size(), 13u);  // ceil(103 / 8)
+  int64_t samples = 0;
+  for (size_t i = 0; i < drained.batches.size(); ++i) {
+    EXPECT_EQ(drained.batches[i].sequence(), i);
+    EXPECT_EQ(drained.batches[i].epoch(), 3u);
+    samples += drained.batches[i].sample_ids_size();
+  }
+  EXPECT_EQ(samples, 103);
+  EXPECT_EQ(drained.batches.back().sample_ids_size(), 103 % 8);
+  // The end is sticky.
+  absl::StatusOr<std::optional<v1::Batch>> again = (*stream)->Next();
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  EXPECT_EQ((*stream)->reconnects(), 0);
+  EXPECT_EQ((*stream)->resume_token(), drained.batches.back().resume_token());
+}
+
+TEST(BatchStreamTest, MaxBatchesAndResumeTokenBoundAndContinueTheStream) {
+  TestServer server;
+  v1::StreamBatchesRequest first = Request("small");
+  first.set_max_batches(4);
+  auto head = BatchStream::Open({.target = server.target()}, first);
+  ASSERT_TRUE(head.ok());
+  Drained drained_head = Drain(**head);
+  ASSERT_TRUE(drained_head.status.ok());
+  ASSERT_EQ(drained_head.batches.size(), 4u);
+
+  v1::StreamBatchesRequest rest = Request("small");
+  rest.set_resume_token((*head)->resume_token());
+  auto tail = BatchStream::Open({.target = server.target()}, rest);
+  ASSERT_TRUE(tail.ok());
+  Drained drained_tail = Drain(**tail);
+  ASSERT_TRUE(drained_tail.status.ok());
+  ASSERT_EQ(drained_tail.batches.size(), 9u);
+  EXPECT_EQ(drained_tail.batches.front().sequence(), 4u);
+}
+
+TEST(BatchStreamTest, TensorViewsOfReceivedBatchesHaveTheirShapes) {
+  TestServer server;
+  auto stream = BatchStream::Open({.target = server.target()}, Request("small"));
+  ASSERT_TRUE(stream.ok());
+  absl::StatusOr<std::optional<v1::Batch>> batch = (*stream)->Next();
+  ASSERT_TRUE(batch.ok() && batch->has_value());
+  const v1::Batch& b = **batch;
+  ASSERT_EQ(b.tensors_size(), 2);
+  absl::StatusOr<absl::Span<const float>> image = TensorView<float>(b.tensors(0));
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->size(), 8u * 4 * 5 * 3);
+  EXPECT_EQ(static_cast<const void*>(image->data()), b.tensors(0).data().data());  // No copy.
+  absl::StatusOr<absl::Span<const int64_t>> labels = TensorView<int64_t>(b.tensors(1));
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  ASSERT_EQ(labels->size(), 8u);
+  for (int64_t label : *labels) {
+    EXPECT_GE(label, 0);
+    EXPECT_LT(label, 7);
+  }
+  absl::StatusOr<absl::Span<const double>> wrong = TensorView<double>(b.tensors(0));
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr("tensor 'image' has dtype FLOAT32, cannot view it as FLOAT64"));
+}
+
+v1::Tensor MakeTensor(v1::DType dtype, std::vector<int64_t> shape, size_t bytes) {
+  v1::Tensor tensor;
+  tensor.set_name("x");
+  tensor.set_dtype(dtype);
+  for (int64_t dim : shape) tensor.add_shape(dim);
+  tensor.set_data(std::string(bytes, '\0'));
+  return tensor;
+}
+
+TEST(TensorViewTest, MatchingTypeAndSizeGiveAViewOfEveryElement) {
+  v1::Tensor tensor = MakeTensor(v1::DTYPE_INT32, {2, 3}, 24);
+  int32_t values[6] = {1, -2, 3, -4, 5, -6};
+  tensor.set_data(std::string(reinterpret_cast<const char*>(values), sizeof(values)));
+  absl::StatusOr<absl::Span<const int32_t>> view = TensorView<int32_t>(tensor);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_THAT(*view, ElementsAre(1, -2, 3, -4, 5, -6));
+  EXPECT_TRUE(TensorView<uint8_t>(MakeTensor(v1::DTYPE_UINT8, {0, 5}, 0)).ok());
+  EXPECT_TRUE(TensorView<bool>(MakeTensor(v1::DTYPE_BOOL, {}, 1)).ok());  // A scalar.
+  EXPECT_TRUE(TensorView<BFloat16>(MakeTensor(v1::DTYPE_BFLOAT16, {4}, 8)).ok());
+}
+
+TEST(TensorViewTest, MismatchesNameTheTensorDtypeAndSizes) {
+  absl::Status wrong_type = TensorView<int64_t>(MakeTensor(v1::DTYPE_FLOAT32, {2, 3}, 24)).status();
+  EXPECT_EQ(wrong_type.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(wrong_type.message()),
+              HasSubstr("tensor 'x' has dtype FLOAT32, cannot view it as INT64"));
+
+  absl::Status short_data = TensorView<float>(MakeTensor(v1::DTYPE_FLOAT32, {2, 3}, 20)).status();
+  EXPECT_EQ(short_data.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(short_data.message()),
+              HasSubstr("tensor 'x' (FLOAT32, shape [2, 3]) has 20 bytes of data, expected 24"));
+
+  absl::Status negative = CheckTensor(MakeTensor(v1::DTYPE_UINT8, {-1, 3}, 0));
+  EXPECT_THAT(std::string(negative.message()), HasSubstr("negative dimension"));
+  absl::Status huge = CheckTensor(MakeTensor(v1::DTYPE_INT64, {1LL << 40, 1LL << 40}, 0));
+  EXPECT_THAT(std::string(huge.message()), HasSubstr("too large"));
+  absl::Status unknown = CheckTensor(MakeTensor(v1::DTYPE_UNSPECIFIED, {1}, 1));
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("UNSPECIFIED"));
+}
+
+TEST(BatchStreamTest, ResumesAcrossAServerRestartOnTheSamePort) {
+  // The uninterrupted stream, for reference.
+  std::vector<v1::Batch> full;
+  {
+    TestServer reference;
+    auto stream = BatchStream::Open({.target = reference.target()}, Request("big"));
+    ASSERT_TRUE(stream.ok());
+    Drained drained = Drain(**stream);
+    ASSERT_TRUE(drained.status.ok()) << drained.status;
+    full = std::move(drained.batches);
+  }
+  ASSERT_EQ(full.size(), 60u);
+
+  auto first = std::make_unique<TestServer>();
+  const int port = first->port();
+  // Generous retries with short waits: the restart below takes a moment, and retries only
+  // bound the test's duration if something is broken.
+  auto stream = BatchStream::Open({.target = first->target(),
+                                   .max_retries = 100,
+                                   .initial_backoff = absl::Milliseconds(5),
+                                   .max_backoff = absl::Milliseconds(100),
+                                   .prefetch = 2},
+                                  Request("big"));
+  ASSERT_TRUE(stream.ok());
+  Drained before = Drain(**stream, 3);
+  ASSERT_TRUE(before.status.ok()) << before.status;
+  ASSERT_EQ(before.batches.size(), 3u);
+  first->Shutdown();
+  first.reset();
+  TestServer second(port);
+  ASSERT_EQ(second.port(), port);
+  Drained after = Drain(**stream);
+  ASSERT_TRUE(after.status.ok()) << after.status;
+  EXPECT_GE((*stream)->reconnects(), 1);
+
+  std::vector<v1::Batch> seen = std::move(before.batches);
+  for (v1::Batch& batch : after.batches) seen.push_back(std::move(batch));
+  ASSERT_EQ(seen.size(), full.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].sequence(), i);
+    EXPECT_EQ(SampleIds(seen[i]), SampleIds(full[i])) << "batch " << i;
+  }
+}
+
+TEST(BatchStreamTest, UnknownPipelineIsReturnedNotRetried) {
+  TestServer server;
+  auto stream = BatchStream::Open({.target = server.target(),
+                                   .max_retries = 5,
+                                   .initial_backoff = absl::Seconds(30),
+                                   .max_backoff = absl::Seconds(30)},
+                                  Request("nope"));
+  ASSERT_TRUE(stream.ok());
+  absl::StatusOr<std::optional<v1::Batch>> next = (*stream)->Next();
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(next.status().message()), HasSubstr("unknown pipeline 'nope'"));
+  EXPECT_EQ((*stream)->reconnects(), 0);
+  EXPECT_EQ((*stream)->Next().status().code(), absl::StatusCode::kNotFound);  // Sticky.
+}
+
+TEST(BatchStreamTest, ServerErrorMidStreamComesAfterTheBatchesBeforeIt) {
+  TestServer server;
+  auto stream = BatchStream::Open({.target = server.target()}, Request("broken"));
+  ASSERT_TRUE(stream.ok());
+  Drained drained = Drain(**stream);
+  EXPECT_EQ(drained.status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(drained.status.message()), HasSubstr("bad_normalize"));
+  EXPECT_EQ((*stream)->reconnects(), 0);
+  for (size_t i = 0; i < drained.batches.size(); ++i) EXPECT_EQ(drained.batches[i].sequence(), i);
+}
+
+TEST(BatchStreamTest, UnreachableServerGivesUnavailableAfterTheRetries) {
+  int port = 0;
+  {
+    TestServer gone;
+    port = gone.port();
+  }
+  auto stream = BatchStream::Open({.target = absl::StrCat("127.0.0.1:", port),
+                                   .max_retries = 2,
+                                   .initial_backoff = absl::Milliseconds(1),
+                                   .max_backoff = absl::Milliseconds(2)},
+                                  Request("small"));
+  ASSERT_TRUE(stream.ok());
+  absl::StatusOr<std::optional<v1::Batch>> next = (*stream)->Next();
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(next.status().message()), HasSubstr("gave up after 2 reconnect"));
+  EXPECT_EQ((*stream)->reconnects(), 2);
+}
+
+TEST(BatchStreamTest, CancelBeforeDuringAndAfterStreaming) {
+  TestServer server;
+  {
+    auto stream = BatchStream::Open({.target = server.target()}, Request("big"));
+    ASSERT_TRUE(stream.ok());
+    (*stream)->Cancel();
+    EXPECT_EQ((*stream)->Next().status().code(), absl::StatusCode::kCancelled);
+  }
+  {
+    auto stream = BatchStream::Open({.target = server.target(), .prefetch = 1}, Request("big"));
+    ASSERT_TRUE(stream.ok());
+    ASSERT_EQ(Drain(**stream, 2).batches.size(), 2u);
+    (*stream)->Cancel();
+    EXPECT_EQ((*stream)->Next().status().code(), absl::StatusCode::kCancelled);
+    EXPECT_EQ((*stream)->reconnects(), 0);
+  }
+  {
+    v1::StreamBatchesRequest request = Request("small");
+    request.set_max_batches(2);
+    auto stream = BatchStream::Open({.target = server.target()}, request);
+    ASSERT_TRUE(stream.ok());
+    ASSERT_TRUE(Drain(**stream).status.ok());
+    (*stream)->Cancel();
+    EXPECT_EQ((*stream)->Next().status().code(), absl::StatusCode::kCancelled);
+  }
+  // Destroyed while the reader is blocked on a full buffer: the destructor must not hang.
+  auto stream = BatchStream::Open({.target = server.target(), .prefetch = 1}, Request("big"));
+  ASSERT_TRUE(stream.ok());
+  ASSERT_EQ(Drain(**stream, 1).batches.size(), 1u);
+  stream->reset();
+}
+
+TEST(BatchStreamTest, OpenValidatesOptionsAndRequest) {
+  EXPECT_EQ(BatchStream::Open({.target = ""}, Request("small")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status prefetch =
+      BatchStream::Open({.target = "x:1", .prefetch = 0}, Request("small")).status();
+  EXPECT_THAT(std::string(prefetch.message()), HasSubstr("prefetch must be >= 1, got 0"));
+  EXPECT_EQ(BatchStream::Open({.target = "x:1"}, Request("")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ListPipelinesTest, DescribesEveryPipelineSortedByName) {
+  TestServer server;
+  auto pipelines = ListPipelines(server.target());
+  ASSERT_TRUE(pipelines.ok()) << pipelines.status();
+  ASSERT_EQ(pipelines->size(), 3u);
+  EXPECT_EQ((*pipelines)[0].name(), "big");
+  EXPECT_EQ((*pipelines)[2].name(), "small");
+  EXPECT_EQ((*pipelines)[2].batch_size(), 8u);
+}
+
+// --- The binaries, as subprocesses. Every wait is bounded. ---
+
+struct Child {
+  pid_t pid = -1;
+  int stdout_fd = -1;
+};
+
+Child Spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  int fds[2];
+  if (pipe(fds) != 0) return {};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  return {.pid = pid, .stdout_fd = fds[0]};
+}
+
+// Reads until `stop_at_newline` sees a line end, EOF, or `deadline`.
+std::string ReadOutput(int fd, absl::Time deadline, bool stop_at_newline) {
+  std::string out;
+  while (absl::Now() < deadline) {
+    pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
+    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+    if (poll(&p, 1, std::max(timeout_ms, 0)) <= 0) break;
+    char c;
+    if (read(fd, &c, 1) != 1) break;
+    out += c;
+    if (stop_at_newline && c == '\n') break;
+  }
+  return out;
+}
+
+// The exit code, or -1 if it took longer than `timeout` (the process is then killed).
+int WaitForExit(pid_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (absl::Now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+RunResult RunToExit(const std::vector<std::string>& args) {
+  Child child = Spawn(args);
+  if (child.pid <= 0) return {};
+  RunResult result;
+  result.output = ReadOutput(child.stdout_fd, absl::Now() + absl::Seconds(60), false);
+  close(child.stdout_fd);
+  result.exit_code = WaitForExit(child.pid, absl::Seconds(10));
+  return result;
+}
+
+// dataloader_server on a free port; SIGTERM when destroyed.
+class ServerProcess {
+ public:
+  ServerProcess() {
+    child_ = Spawn(
+        {DL_SERVER_BINARY, "--address=127.0.0.1:0", "--threads=2", "--shutdown_grace_seconds=1"});
+    const std::string line =
+        ReadOutput(child_.stdout_fd, absl::Now() + absl::Seconds(30), /*stop_at_newline=*/true);
+    const size_t at = line.rfind("127.0.0.1:");
+    if (at != std::string::npos) {
+      const std::string rest = line.substr(at + 10);
+      (void)absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &port_);
+    }
+    EXPECT_NE(port_, 0) << "server's first line: " << line;
+  }
+  ~ServerProcess() {
+    if (child_.pid > 0) {
+      kill(child_.pid, SIGTERM);
+      EXPECT_EQ(WaitForExit(child_.pid, absl::Seconds(30)), 0);
+      close(child_.stdout_fd);
+    }
+  }
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  Child child_;
+  int port_ = 0;
+};
+
+TEST(ClientBinaryTest, ListPrintsThePipelines) {
+  ServerProcess server;
+  RunResult run = RunToExit({DL_CLIENT_BINARY, "--list", "--target=" + server.target()});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("synthetic\n"));
+  EXPECT_THAT(run.output, HasSubstr("samples_per_epoch: 10000  batch_size: 32"));
+  EXPECT_THAT(run.output, HasSubstr("exact_order: true"));
+  EXPECT_THAT(run.output, HasSubstr("tensor image: FLOAT32 [32, 3, 128, 128]"));
+  EXPECT_THAT(run.output, HasSubstr("tensor label: INT64 [32]"));
+}
+
+TEST(ClientBinaryTest, JsonVerifiedRunAndAFailingRun) {
+  ServerProcess server;
+  RunResult run = RunToExit(
+      {DL_CLIENT_BINARY, "--target=" + server.target(), "--max_batches=3", "--json", "--verify"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("\"batches\": 3, \"samples\": 96, \"bytes\": 18875136"));
+  EXPECT_THAT(run.output, HasSubstr("\"verified\": true, \"status\": \"OK\"}"));
+  EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+
+  RunResult missing =
+      RunToExit({DL_CLIENT_BINARY, "--target=" + server.target(), "--pipeline=nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("NOT_FOUND: unknown pipeline 'nope'"));
+}
+
+}  // namespace
+}  // namespace dataloader::client
