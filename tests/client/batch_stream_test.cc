@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "server/data_loader_service.h"
 #include "server/server_config.h"
+#include "tests/server/in_process_server.h"
 
 namespace dataloader::client {
 namespace {
@@ -69,41 +70,10 @@ constexpr char kConfig[] = R"pb(
   }
 )pb";
 
-// A DataLoaderService on 127.0.0.1:`port` (0: a free port).
-class TestServer {
+// A server with kConfig's pipelines on 127.0.0.1:`port` (0: a free port).
+class TestServer : public dataloader::testing::InProcessServer {
  public:
-  explicit TestServer(int port = 0) {
-    v1::ServerConfig config;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
-    auto definitions = server::ToDefinitions(config);
-    EXPECT_TRUE(definitions.ok()) << definitions.status();
-    runtime_ = *Runtime::Create({.num_threads = 2});
-    auto service =
-        server::DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
-    EXPECT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(service_.get());
-    builder.SetMaxSendMessageSize(-1);
-    server_ = builder.BuildAndStart();
-    EXPECT_NE(port_, 0);
-  }
-  ~TestServer() { Shutdown(); }
-
-  // Cancels every call in flight (the clients see UNAVAILABLE) and stops listening.
-  void Shutdown() {
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
-  }
-  int port() const { return port_; }
-  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<server::DataLoaderService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  explicit TestServer(int port = 0) : InProcessServer(kConfig, port) {}
 };
 
 v1::StreamBatchesRequest Request(const std::string& pipeline) {

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/epoch_plan.h"
 #include "server/server_config.h"
+#include "tests/server/in_process_server.h"
 
 namespace dataloader::server {
 namespace {
@@ -52,39 +53,10 @@ constexpr char kConfig[] = R"pb(
   }
 )pb";
 
-// A server on a free loopback port.
-class TestServer {
+// A server with kConfig's pipelines on a free loopback port.
+class TestServer : public dataloader::testing::InProcessServer {
  public:
-  TestServer() {
-    v1::ServerConfig config;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
-    auto definitions = ToDefinitions(config);
-    EXPECT_TRUE(definitions.ok()) << definitions.status();
-    runtime_ = *Runtime::Create({.num_threads = 2});
-    auto service = DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
-    EXPECT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    EXPECT_NE(port_, 0);
-  }
-  ~TestServer() { server_->Shutdown(std::chrono::system_clock::now()); }
-
-  std::unique_ptr<v1::DataLoader::Stub> Stub() const {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(-1);
-    return v1::DataLoader::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(), args));
-  }
-  const DataLoaderService& service() const { return *service_; }
-
- private:
-  std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<DataLoaderService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  TestServer() : InProcessServer(kConfig) {}
 };
 
 struct StreamResult {
