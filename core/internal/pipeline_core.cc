@@ -20,6 +20,15 @@ constexpr int kMaxInlineRun = 256;
 // a stage function or callback does not wait for itself.
 thread_local const PipelineCore* t_user_call_of = nullptr;
 
+// A status with its own storage. absl::Status copies share a reference-counted buffer whose
+// count Debian's uninstrumented Abseil updates out of ThreadSanitizer's sight; handing the
+// consumer a copy that shares nothing with the core (which may die on a pool thread) keeps
+// TSan runs meaningful. Only end statuses are copied, so the cost does not matter.
+absl::Status Unshared(const absl::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(status.code(), std::string(status.message()));
+}
+
 }  // namespace
 
 PipelineCore::PipelineCore(Runtime& runtime, int64_t max_failures)
@@ -91,7 +100,7 @@ absl::Status PipelineCore::Stop() {
     if (stats_timer_.has_value()) runtime_.loop().CancelTimer(*stats_timer_);
     stats_timer_.reset();
     callbacks.swap(ready_callbacks_);
-    final_status = state_ == State::kFinished ? absl::OkStatus() : status_;
+    final_status = state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
   }
   // Queued tasks and callbacks are destroyed here, outside the lock.
   return final_status;
@@ -99,7 +108,7 @@ absl::Status PipelineCore::Stop() {
 
 absl::Status PipelineCore::status() const {
   MutexLock lock(&mu_);
-  return state_ == State::kFinished ? absl::OkStatus() : status_;
+  return state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
 }
 
 PipelineStats PipelineCore::Stats() const {
@@ -119,7 +128,7 @@ PipelineStats PipelineCore::StatsLocked() const {
   }
   stats.items_emitted = items_emitted_;
   stats.failures = total_failures_;
-  stats.status = state_ == State::kFinished ? absl::OkStatus() : status_;
+  stats.status = state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
   return stats;
 }
 
@@ -146,7 +155,7 @@ bool PipelineCore::CanTakeLocked() const {
 }
 
 absl::Status PipelineCore::EndStatusLocked() const {
-  if (state_ == State::kCancelled || state_ == State::kFailed) return status_;
+  if (state_ == State::kCancelled || state_ == State::kFailed) return Unshared(status_);
   if (sink_->drained()) return absl::OutOfRangeError("end of pipeline");
   return absl::FailedPreconditionError("pipeline has not started");
 }
