@@ -50,6 +50,10 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
       Finish(ToGrpcStatus(started));
       return;
     }
+    {
+      MutexLock lock(&service_.streams_mu_);
+      service_.streams_.insert(this);
+    }
     if (service_.options_.log_streams) {
       std::fprintf(stderr,
                    "stream start: peer=%s pipeline=%s shard=%u/%u epoch=%" PRIu64
@@ -93,6 +97,10 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
   }
 
   void OnDone() override {
+    {
+      MutexLock lock(&service_.streams_mu_);
+      service_.streams_.erase(this);
+    }
     // Stop() returns once no callback of the pipeline runs, and none will run after it.
     if (pipeline_ != nullptr) pipeline_->Stop().IgnoreError();
     if (service_.options_.log_streams) {
@@ -205,6 +213,8 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
     return ToGrpcStatus(status);
   }
 
+  friend class DataLoaderService;
+
   DataLoaderService& service_;
   const std::string peer_;
   const v1::StreamBatchesRequest request_;
@@ -266,6 +276,13 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
     service->pipelines_.emplace(name, Served{std::move(definition), std::move(info)});
   }
   return service;
+}
+
+std::vector<PipelineStats> DataLoaderService::StreamStats() const {
+  std::vector<PipelineStats> stats;
+  MutexLock lock(&streams_mu_);
+  for (const BatchStreamReactor* stream : streams_) stats.push_back(stream->pipeline_->Stats());
+  return stats;
 }
 
 grpc::ServerWriteReactor<v1::Batch>* DataLoaderService::StreamBatches(

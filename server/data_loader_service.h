@@ -15,15 +15,20 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/mutex.h"
+#include "core/pipeline_stats.h"
 #include "core/runtime.h"
 #include "dataloader/v1/data_loader.grpc.pb.h"
 #include "server/stream_pipeline.h"
 
 namespace dataloader::server {
+
+class BatchStreamReactor;
 
 struct ServiceOptions {
   // Streams served at once; more get RESOURCE_EXHAUSTED. Default 64.
@@ -46,6 +51,8 @@ class DataLoaderService final : public v1::DataLoader::CallbackService {
                                           v1::ListPipelinesResponse* response) override;
 
   int active_streams() const { return active_streams_.load(); }
+  // A snapshot of every live stream's pipeline stats (for metrics and tests).
+  std::vector<PipelineStats> StreamStats() const;
 
  private:
   friend class BatchStreamReactor;
@@ -63,6 +70,10 @@ class DataLoaderService final : public v1::DataLoader::CallbackService {
   std::map<std::string, Served> pipelines_;
 
   std::atomic<int> active_streams_{0};
+
+  // Live streams, for StreamStats(). Lock order: this before any pipeline's own lock.
+  mutable Mutex streams_mu_;
+  std::set<BatchStreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
 }  // namespace dataloader::server

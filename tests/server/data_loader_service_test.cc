@@ -216,6 +216,66 @@ TEST(DataLoaderServiceTest, ListPipelinesDescribesTensorsAndPolicies) {
   EXPECT_EQ(small.remainder_policy(), v1::REMAINDER_POLICY_DROP);
 }
 
+TEST(DataLoaderServiceTest, StalledClientStallsOnlyItsOwnBoundedPipeline) {
+  // 512 batches of 1 MiB in the epoch.
+  dataloader::testing::InProcessServer server(R"pb(
+    pipelines {
+      name: "mib"
+      synthetic { num_samples: 2048 height: 256 width: 256 channels: 4 }
+      batch_size: 4
+      shuffle: false
+      sink_buffer: 2
+    }
+  )pb");
+  auto stub = server.Stub();
+  grpc::ClientContext stalled;
+  auto reader = stub->StreamBatches(&stalled, Request("mib"));
+  v1::Batch batch;
+  ASSERT_TRUE(reader->Read(&batch));  // Then stop reading.
+
+  // Items (samples and end-of-batch markers) the stalled stream's "load" stage has taken, once
+  // it comes to rest.
+  auto loaded = [&]() -> int64_t {
+    std::vector<PipelineStats> streams = server.service().StreamStats();
+    return streams.size() == 1 ? streams[0].stages[1].items_in : -1;  // Stage 1: "load".
+  };
+  int64_t at_rest = -1;
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  for (int64_t previous = -2; absl::Now() < give_up; previous = at_rest) {
+    absl::SleepFor(absl::Milliseconds(200));
+    at_rest = loaded();
+    if (at_rest == previous) break;
+  }
+  // It stops: its own buffers plus what gRPC's flow control takes, far short of the epoch
+  // (2048 samples). Nothing grows while the client does not read.
+  EXPECT_GT(at_rest, 0);
+  EXPECT_LT(at_rest, 4 * 64) << "loaded " << at_rest << " samples for a client that read 1 batch";
+
+  // Only this stream stalls: another one on the same server runs meanwhile.
+  v1::StreamBatchesRequest other = Request("mib");
+  other.set_max_batches(20);
+  StreamResult result = Stream(*stub, other);
+  EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.batches.size(), 20u);
+  const absl::Time other_gone = absl::Now() + absl::Seconds(10);
+  while (server.service().StreamStats().size() != 1 && absl::Now() < other_gone) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // Still bounded. (It may have moved a little: the two streams share one HTTP/2 connection,
+  // whose flow-control window the other stream's reads reopen.)
+  EXPECT_LT(loaded(), 4 * 64);
+
+  stalled.TryCancel();
+  while (reader->Read(&batch)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (server.service().active_streams() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(server.service().active_streams(), 0);
+}
+
 TEST(DataLoaderServiceTest, SixtyFourMiBBatchesStreamIntact) {
   // 16 samples of 1024 x 1024 x 4 uint8 = 64 MiB of image per batch.
   dataloader::testing::InProcessServer server(R"pb(
