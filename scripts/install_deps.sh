@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build pkgconf ccache
   libabsl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--with-clang" ]]; then

@@ -2,6 +2,9 @@
 
 #include "server/data_loader_service.h"
 
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -276,6 +279,12 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
     service->pipelines_.emplace(name, Served{std::move(definition), std::move(info)});
   }
   return service;
+}
+
+void MarkServingInHealthService(grpc::Server& server) {
+  if (grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService()) {
+    health->SetServingStatus(v1::DataLoader::service_full_name(), true);
+  }
 }
 
 std::vector<PipelineStats> DataLoaderService::StreamStats() const {

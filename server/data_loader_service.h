@@ -76,6 +76,11 @@ class DataLoaderService final : public v1::DataLoader::CallbackService {
   std::set<BatchStreamReactor*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
+// Marks dataloader.v1.DataLoader SERVING in gRPC's default health service under its full
+// name, as data_loader.proto promises ("" is SERVING by default). Call once the server started;
+// SetServingStatus(false) later covers both names.
+void MarkServingInHealthService(grpc::Server& server);
+
 }  // namespace dataloader::server
 
 #endif  // SERVER_DATA_LOADER_SERVICE_H_

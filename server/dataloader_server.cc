@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
   builder.SetMaxSendMessageSize(-1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return Fail(absl::StrCat("cannot listen on ", address));
+  dataloader::server::MarkServingInHealthService(*server);
   const std::string host = address.substr(0, address.rfind(':'));
   std::printf("dataloader_server: serving %zu pipeline(s) [%s] on %s:%d with %d threads\n",
               names.size(), absl::StrJoin(names, ", ").c_str(), host.c_str(), port,

@@ -14,6 +14,7 @@
 #include "core/runtime.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/epoch_plan.h"
 #include "server/server_config.h"
@@ -274,6 +275,27 @@ TEST(DataLoaderServiceTest, StalledClientStallsOnlyItsOwnBoundedPipeline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_EQ(server.service().active_streams(), 0);
+}
+
+TEST(DataLoaderServiceTest, HealthServiceReportsServingThenNotServing) {
+  TestServer server;
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", server.port()), grpc::InsecureChannelCredentials()));
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = health->Check(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << service << ": " << status.error_message();
+    return response.status();
+  };
+  // The names data_loader.proto promises.
+  EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("dataloader.v1.DataLoader"), grpc::health::v1::HealthCheckResponse::SERVING);
+  server.SetServing(false);
+  EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(check("dataloader.v1.DataLoader"), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 }
 
 TEST(DataLoaderServiceTest, SixtyFourMiBBatchesStreamIntact) {

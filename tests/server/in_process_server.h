@@ -10,6 +10,7 @@
 #define TESTS_SERVER_IN_PROCESS_SERVER_H_
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include <chrono>
 #include <memory>
@@ -36,6 +37,7 @@ class InProcessServer {
         server::DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
     EXPECT_TRUE(service.ok()) << service.status();
     service_ = *std::move(service);
+    grpc::EnableDefaultHealthCheckService(true);  // As dataloader_server does.
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port), grpc::InsecureServerCredentials(),
                              &port_);
@@ -43,6 +45,7 @@ class InProcessServer {
     builder.SetMaxSendMessageSize(-1);
     server_ = builder.BuildAndStart();
     EXPECT_NE(port_, 0);
+    server::MarkServingInHealthService(*server_);
   }
   ~InProcessServer() { Shutdown(); }
   InProcessServer(const InProcessServer&) = delete;
@@ -53,6 +56,8 @@ class InProcessServer {
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
   }
   int port() const { return port_; }
+  // What dataloader_server does on SIGTERM before it drains.
+  void SetServing(bool serving) { server_->GetHealthCheckService()->SetServingStatus(serving); }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
   const server::DataLoaderService& service() const { return *service_; }
   // A stub whose channel accepts batches of any size.
