@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "client/grpc_status.h"
 #include "dataloader/v1/data_loader.grpc.pb.h"
+#include "proto/grpc_status.h"
 
 namespace dataloader::client {
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/mutex.h"
-#include "server/grpc_status.h"
+#include "proto/grpc_status.h"
 #include "server/resume_token.h"
 
 namespace dataloader::server {

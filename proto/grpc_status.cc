@@ -1,9 +1,15 @@
 // Copyright 2026 The dataloader Authors.
-#include "client/grpc_status.h"
+
+#include "proto/grpc_status.h"
 
 #include <string>
 
-namespace dataloader::client {
+namespace dataloader {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -11,4 +17,4 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
                       absl::string_view(status.error_message()));
 }
 
-}  // namespace dataloader::client
+}  // namespace dataloader
