@@ -77,6 +77,4 @@ std::vector<ThreadPool::Task> ThreadPool::TaskQueue::TakeQueued() {
   return taken;
 }
 
-bool ThreadPool::TaskQueue::AnyWaiting() const { return pool_->AnyWaiting(); }
-
 }  // namespace dataloader

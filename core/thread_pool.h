@@ -40,7 +40,9 @@ class ThreadPool {
 
   std::unique_ptr<TaskQueue> CreateQueue();
   int num_threads() const { return static_cast<int>(workers_.size()); }
-  // True if any task of any client is waiting for a worker. A hint, not synchronized.
+  // True if any task of any client is waiting for a worker: a worker that could go on with
+  // its own next task should queue it behind them instead of jumping the line. A hint, not
+  // synchronized.
   bool AnyWaiting() const { return ready_count_.load(std::memory_order_relaxed) > 0; }
 
  private:
@@ -78,11 +80,6 @@ class ThreadPool::TaskQueue {
   // Removes the tasks not yet started and returns them, so the caller can destroy them outside
   // any lock it holds.
   std::vector<Task> TakeQueued();
-
-  // True if any task of any client (this one included) is waiting for a worker: a worker
-  // that could go on with this client's next task should queue it behind them instead of
-  // jumping the line. A hint, not synchronized.
-  bool AnyWaiting() const;
 
  private:
   friend class ThreadPool;

@@ -185,8 +185,8 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
     // Keep the most downstream task on this thread too (depth first: items reach the sink
     // sooner and memory stays low), but only if no task, of this pipeline or another, is
     // waiting for a thread: jumping the line would starve it.
-    if (dispatch.inline_tasks.empty() && !dispatch.pool_tasks.empty() && queue_ != nullptr &&
-        !queue_->AnyWaiting()) {
+    if (dispatch.inline_tasks.empty() && !dispatch.pool_tasks.empty() &&
+        !runtime_.pool().AnyWaiting()) {
       dispatch.inline_tasks.push_back(std::move(dispatch.pool_tasks[0]));
       dispatch.pool_tasks.erase(dispatch.pool_tasks.begin());
     }

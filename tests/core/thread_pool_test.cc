@@ -56,7 +56,7 @@ TEST(ThreadPoolTest, ServesQueuesRoundRobin) {
   };
   for (int i = 0; i < 6; ++i) busy->Submit(task('a'));
   for (int i = 0; i < 2; ++i) light->Submit(task('b'));
-  EXPECT_TRUE(light->AnyWaiting());
+  EXPECT_TRUE(pool.AnyWaiting());
   release.Notify();
   done.wait();
   MutexLock lock(&mu);
