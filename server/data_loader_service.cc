@@ -16,28 +16,22 @@
 #include "core/mutex.h"
 #include "proto/grpc_status.h"
 #include "server/resume_token.h"
+#include "server/wire_batch.h"
 
 namespace dataloader::server {
 namespace {
 
-void ToWire(CollatedBatch&& batch, v1::Batch& out) {
-  out.Clear();
-  out.set_sequence(static_cast<uint64_t>(batch.sequence));
-  out.set_epoch(batch.epoch);
-  out.mutable_sample_ids()->Add(batch.sample_ids.begin(), batch.sample_ids.end());
-  for (BatchTensor& tensor : batch.tensors) {
-    v1::Tensor* wire = out.add_tensors();
-    wire->set_name(std::move(tensor.name));
-    wire->set_dtype(static_cast<v1::DType>(tensor.dtype));
-    wire->mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
-    wire->set_data(std::move(tensor.data));  // Moves the buffer: no copy of the payload.
-  }
-}
+// A stream refused before it starts (its request does not parse).
+class RefusedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace
 
 // One StreamBatches call. Created by the service on a gRPC thread; deletes itself in OnDone.
-class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
+class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   BatchStreamReactor(DataLoaderService& service, grpc::CallbackServerContext& context,
                      const v1::StreamBatchesRequest& request)
@@ -74,7 +68,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
       write_in_flight_ = false;
       if (ok) {
         ++batches_;
-        bytes_ += batch_.ByteSizeLong();
+        bytes_ += static_cast<int64_t>(wire_.Length());
       }
       if (!ok || cancelled_)
         finish =
@@ -190,7 +184,6 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
         return;
       } else {
         const int64_t sequence = (*next)->sequence;
-        ToWire(std::move(**next), batch_);
         v1::internal::ResumePoint point;
         point.set_pipeline(request_.pipeline());
         point.set_config_fingerprint(fingerprint_);
@@ -199,12 +192,12 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
         point.set_epoch(request_.epoch());
         point.set_seed(request_.seed());
         point.set_next_sequence(static_cast<uint64_t>(sequence + 1));
-        batch_.set_resume_token(EncodeResumeToken(point));
+        wire_ = EncodeBatch(std::move(**next), EncodeResumeToken(point)).bytes;
         write_in_flight_ = true;
         write = true;
       }
     }
-    if (write) StartWrite(&batch_);
+    if (write) StartWrite(&wire_);
     if (finish.has_value()) Finish(*finish);
   }
 
@@ -228,7 +221,8 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<v1::Batch> {
   uint64_t fingerprint_ = 0;
 
   Mutex mu_;
-  v1::Batch batch_ ABSL_GUARDED_BY(mu_);  // The write in flight (gRPC reads it until OnWriteDone).
+  // The write in flight, an encoded v1::Batch (gRPC reads it until OnWriteDone).
+  grpc::ByteBuffer wire_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -294,9 +288,19 @@ std::vector<PipelineStats> DataLoaderService::StreamStats() const {
   return stats;
 }
 
-grpc::ServerWriteReactor<v1::Batch>* DataLoaderService::StreamBatches(
-    grpc::CallbackServerContext* context, const v1::StreamBatchesRequest* request) {
-  return new BatchStreamReactor(*this, *context, *request);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* DataLoaderService::StreamBatches(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes) {
+  v1::StreamBatchesRequest request;
+  grpc::ByteBuffer copy(*request_bytes);  // Shares the slices; Deserialize wants a mutable one.
+  grpc::Status parsed =
+      grpc::SerializationTraits<v1::StreamBatchesRequest>::Deserialize(&copy, &request);
+  if (!parsed.ok()) {
+    return new RefusedStream(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("request is not a dataloader.v1.StreamBatchesRequest: ",
+                                  parsed.error_message())));
+  }
+  return new BatchStreamReactor(*this, *context, request);
 }
 
 grpc::ServerUnaryReactor* DataLoaderService::ListPipelines(grpc::CallbackServerContext* context,

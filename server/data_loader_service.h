@@ -37,15 +37,20 @@ struct ServiceOptions {
   bool log_streams = true;
 };
 
-class DataLoaderService final : public v1::DataLoader::CallbackService {
+// StreamBatches is served raw (its request parsed here, its batches encoded by EncodeBatch
+// without copying payloads); ListPipelines through the generated callback method.
+using DataLoaderServiceBase = v1::DataLoader::WithRawCallbackMethod_StreamBatches<
+    v1::DataLoader::WithCallbackMethod_ListPipelines<v1::DataLoader::Service>>;
+
+class DataLoaderService final : public DataLoaderServiceBase {
  public:
   // Probes each pipeline (builds it and takes one batch) to describe its tensors; fails if
   // any pipeline cannot produce a batch. `runtime` must outlive the service.
   static absl::StatusOr<std::unique_ptr<DataLoaderService>> Create(
       std::vector<PipelineDefinition> pipelines, Runtime& runtime, const ServiceOptions& options);
 
-  grpc::ServerWriteReactor<v1::Batch>* StreamBatches(
-      grpc::CallbackServerContext* context, const v1::StreamBatchesRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamBatches(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* ListPipelines(grpc::CallbackServerContext* context,
                                           const v1::ListPipelinesRequest* request,
                                           v1::ListPipelinesResponse* response) override;

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "core/runtime.h"
 #include "server/data_loader_service.h"
+#include "server/malloc_tuning.h"
 #include "server/server_config.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   if (!ApplyEnvironment()) return 2;
   absl::ParseCommandLine(argc, argv);
   dataloader::DisableMutexDeadlockDetection();
+  dataloader::server::TuneMallocForBatches();
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
   dataloader::v1::ServerConfig config = dataloader::server::DefaultServerConfig();

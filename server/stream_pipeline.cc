@@ -48,8 +48,8 @@ absl::StatusOr<CollatedBatch> Collate(SampleGroup group, uint64_t epoch) {
     out.dtype = model.dtype;
     out.shape.push_back(n);
     out.shape.insert(out.shape.end(), model.shape.begin(), model.shape.end());
-    out.data.resize(model.data.size() * static_cast<size_t>(n));
-    char* dst = out.data.data();
+    // reserve + append: one copy of each sample, no zero-fill of the batch first.
+    out.data.reserve(model.data.size() * static_cast<size_t>(n));
     for (const Sample& sample : group.samples) {
       const Tensor* tensor = t < sample.tensors.size() ? &sample.tensors[t] : nullptr;
       if (tensor == nullptr || tensor->name != model.name || tensor->dtype != model.dtype ||
@@ -59,8 +59,7 @@ absl::StatusOr<CollatedBatch> Collate(SampleGroup group, uint64_t epoch) {
                          " in tensor '", model.name, "' (", DTypeName(model.dtype), " ",
                          ShapeText(model.shape), "); batches need equal names, dtypes and shapes"));
       }
-      std::memcpy(dst, tensor->data.data(), tensor->data.size());
-      dst += tensor->data.size();
+      out.data.append(reinterpret_cast<const char*>(tensor->data.data()), tensor->data.size());
     }
   }
   return batch;

@@ -24,6 +24,7 @@
 #include "benchmark/benchmark.h"
 #include "client/batch_stream.h"
 #include "core/runtime.h"
+#include "server/malloc_tuning.h"
 #include "server/stream_pipeline.h"
 #include "tests/server/in_process_server.h"
 
@@ -174,6 +175,7 @@ BENCHMARK(BM_Stream_1MiB)->UseRealTime()->Unit(benchmark::kSecond)->Iterations(3
 
 int main(int argc, char** argv) {
   dataloader::DisableMutexDeadlockDetection();
+  dataloader::server::TuneMallocForBatches();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
