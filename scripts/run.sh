@@ -2,7 +2,8 @@
 # The main job. Installs what is missing, builds, starts dataloader_server with its built-in
 # 'synthetic' pipeline on a free loopback port, lists its pipelines and streams one epoch
 # with dataloader_client (verifying sequence continuity and tensor shapes), prints the
-# throughput, then stops the server (SIGTERM) and shows its per-stream log.
+# throughput and the server's peak RSS, then stops the server (SIGTERM) and shows its
+# per-stream log.
 # Extra arguments go to the client (e.g. --max_batches=50 --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,8 @@ cat "$logs/out"
 
 build/client/dataloader_client --target="127.0.0.1:$port" --list
 build/client/dataloader_client --target="127.0.0.1:$port" --verify "$@"
+# The server's own peak resident memory (the client runs in another process).
+echo "server peak RSS: $(awk '/^VmHWM:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$server/status")"
 stop_server
 trap - EXIT
 echo "--- server log"
