@@ -9,6 +9,7 @@ packages=(
   libabsl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto
+  libturbojpeg0-dev libspng-dev libopencv-imgproc-dev libyuv-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--with-clang" ]]; then

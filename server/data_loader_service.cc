@@ -248,7 +248,7 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
     v1::PipelineInfo info;
     info.set_name(definition.name);
     info.set_description(definition.description);
-    info.set_samples_per_epoch(static_cast<uint64_t>(definition.dataset.num_samples));
+    info.set_samples_per_epoch(static_cast<uint64_t>(definition.dataset->size()));
     info.set_batch_size(static_cast<uint64_t>(definition.batch_size));
     info.set_drop_last(definition.drop_last);
     info.set_shuffle(definition.shuffle);

@@ -22,6 +22,7 @@ const OpRegistry& OpRegistry::Default() {
   static const OpRegistry* registry = [] {
     auto* made = new OpRegistry();
     RegisterGenericOps(*made);
+    RegisterImageOps(*made);
     return made;
   }();
   return *registry;
@@ -34,14 +35,15 @@ absl::Status OpRegistry::Register(const std::string& name, OpFactory factory) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Op>> OpRegistry::Create(
-    const std::string& name, std::map<std::string, std::string> args) const {
+absl::StatusOr<std::unique_ptr<Op>> OpRegistry::Create(const std::string& name,
+                                                       std::map<std::string, std::string> args,
+                                                       std::string data_root) const {
   auto it = factories_.find(name);
   if (it == factories_.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown op '", name, "' (known: ", absl::StrJoin(Names(), ", "), ")"));
   }
-  OpArgs op_args(name, std::move(args));
+  OpArgs op_args(name, std::move(args), std::move(data_root));
   absl::StatusOr<std::unique_ptr<Op>> op = it->second(op_args);
   if (!op.ok()) return op.status();
   if (absl::Status unused = op_args.CheckAllUsed(); !unused.ok()) return unused;

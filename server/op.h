@@ -45,9 +45,10 @@ class OpRegistry {
   // AlreadyExists if `name` is taken.
   absl::Status Register(const std::string& name, OpFactory factory);
   // InvalidArgument naming the op if it is unknown (listing the known ones) or its arguments
-  // are bad.
+  // are bad. `data_root`: see OpArgs.
   absl::StatusOr<std::unique_ptr<Op>> Create(const std::string& name,
-                                             std::map<std::string, std::string> args) const;
+                                             std::map<std::string, std::string> args,
+                                             std::string data_root = {}) const;
   std::vector<std::string> Names() const;
 
  private:
@@ -56,6 +57,9 @@ class OpRegistry {
 
 // Registers the generic ops (cpu_cost, latency, normalize, cast, random_brightness).
 void RegisterGenericOps(OpRegistry& registry);
+// Registers the image ops (read_file, decode_image, resize, center_crop, random_resized_crop,
+// random_horizontal_flip, decode_random_resized_crop).
+void RegisterImageOps(OpRegistry& registry);
 
 }  // namespace dataloader::server
 

@@ -22,8 +22,10 @@ namespace dataloader::server {
 
 class OpArgs {
  public:
-  OpArgs(std::string op, std::map<std::string, std::string> values)
-      : op_(std::move(op)), values_(std::move(values)) {}
+  // `data_root`: the pipeline's dataset root (files ops read are confined to it), empty if
+  // its samples are not files.
+  OpArgs(std::string op, std::map<std::string, std::string> values, std::string data_root = {})
+      : op_(std::move(op)), values_(std::move(values)), data_root_(std::move(data_root)) {}
 
   absl::StatusOr<std::string> GetString(const std::string& key,
                                         std::optional<std::string> default_value);
@@ -32,6 +34,7 @@ class OpArgs {
   // InvalidArgument listing keys that no getter asked for.
   absl::Status CheckAllUsed() const;
   const std::string& op() const { return op_; }
+  const std::string& data_root() const { return data_root_; }
 
  private:
   // The raw value, or nullopt if absent (then the default, or an error if there is none).
@@ -39,6 +42,7 @@ class OpArgs {
 
   std::string op_;
   std::map<std::string, std::string> values_;
+  std::string data_root_;
   std::set<std::string> used_;
 };
 

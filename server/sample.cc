@@ -57,7 +57,23 @@ absl::StatusOr<Tensor*> Sample::Find(absl::string_view name) {
   for (Tensor& tensor : tensors) {
     if (tensor.name == name) return &tensor;
   }
-  return absl::NotFoundError(absl::StrCat("sample ", index, " has no tensor '", name, "'"));
+  return absl::NotFoundError(absl::StrCat(Describe(), " has no tensor '", name, "'"));
+}
+
+absl::StatusOr<Tensor> Sample::Take(absl::string_view name) {
+  for (auto it = tensors.begin(); it != tensors.end(); ++it) {
+    if (it->name == name) {
+      Tensor taken = std::move(*it);
+      tensors.erase(it);
+      return taken;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(Describe(), " has no tensor '", name, "'"));
+}
+
+std::string Sample::Describe() const {
+  if (!path.empty()) return absl::StrCat("file '", path, "'");
+  return absl::StrCat("sample ", index);
 }
 
 }  // namespace dataloader::server

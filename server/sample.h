@@ -49,9 +49,16 @@ struct Sample {
   int64_t index = 0;  // In the dataset.
   uint64_t seed = 0;  // For per-sample randomness.
   std::vector<Tensor> tensors{};
+  // Samples of a file dataset: the file's path relative to the dataset root. read_file reads
+  // it; errors name it. Not a tensor: it is not batched.
+  std::string path{};
 
   // The tensor called `name`, or NotFound naming it and the sample.
   absl::StatusOr<Tensor*> Find(absl::string_view name);
+  // Removes the tensor called `name` and returns it (NotFound as Find).
+  absl::StatusOr<Tensor> Take(absl::string_view name);
+  // "file 'a/b.jpg'" or "sample 12": how errors name this sample.
+  std::string Describe() const;
 };
 
 }  // namespace dataloader::server

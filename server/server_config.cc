@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "server/file_dataset.h"
 #include "server/resume_token.h"
+#include "server/synthetic_dataset.h"
 
 namespace dataloader::server {
 namespace {
@@ -92,20 +94,55 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
     };
     if (pipeline.name().empty()) return absl::InvalidArgumentError("a pipeline has no name");
     if (!names.insert(pipeline.name()).second) return invalid("name used twice");
-    if (!pipeline.has_synthetic()) return invalid("no source (set 'synthetic')");
     if (pipeline.batch_size() == 0) return invalid("batch_size must be >= 1, got 0");
-    const v1::SyntheticSource& source = pipeline.synthetic();
     auto or_default = [](auto value, auto fallback) -> int64_t {
       return value == 0 ? fallback : static_cast<int64_t>(value);
     };
+    std::string identity = DeterministicBytes(pipeline);
+    std::shared_ptr<const Dataset> dataset;
+    switch (pipeline.source_case()) {
+      case v1::PipelineConfig::kSynthetic: {
+        const v1::SyntheticSource& source = pipeline.synthetic();
+        absl::StatusOr<SyntheticImageDataset> synthetic =
+            SyntheticImageDataset::Create({.num_samples = or_default(source.num_samples(), 1024),
+                                           .height = or_default(source.height(), 32),
+                                           .width = or_default(source.width(), 32),
+                                           .channels = or_default(source.channels(), 3),
+                                           .num_classes = or_default(source.num_classes(), 10)});
+        if (!synthetic.ok()) return invalid(synthetic.status().message());
+        dataset = std::make_shared<const SyntheticImageDataset>(*std::move(synthetic));
+        break;
+      }
+      case v1::PipelineConfig::kImageFolder:
+      case v1::PipelineConfig::kFileList: {
+        absl::StatusOr<std::unique_ptr<FileDataset>> files;
+        if (pipeline.has_image_folder()) {
+          const v1::ImageFolderSource& source = pipeline.image_folder();
+          std::vector<std::string> extensions(source.extensions().begin(),
+                                              source.extensions().end());
+          if (extensions.empty()) extensions = FileDataset::DefaultExtensions();
+          files = FileDataset::FromImageFolder(source.root(), extensions);
+        } else {
+          files = FileDataset::FromListFile(pipeline.file_list().root(),
+                                            pipeline.file_list().list_file());
+        }
+        if (!files.ok()) {
+          return absl::Status(
+              files.status().code(),
+              absl::StrCat("pipeline '", pipeline.name(), "': source: ", files.status().message()));
+        }
+        const uint64_t listing = (*files)->ListingFingerprint();
+        identity.append(reinterpret_cast<const char*>(&listing), sizeof listing);
+        dataset = *std::move(files);
+        break;
+      }
+      case v1::PipelineConfig::SOURCE_NOT_SET:
+        return invalid("no source (set 'synthetic', 'image_folder' or 'file_list')");
+    }
     PipelineDefinition definition{
         .name = pipeline.name(),
         .description = pipeline.description(),
-        .dataset = {.num_samples = or_default(source.num_samples(), 1024),
-                    .height = or_default(source.height(), 32),
-                    .width = or_default(source.width(), 32),
-                    .channels = or_default(source.channels(), 3),
-                    .num_classes = or_default(source.num_classes(), 10)},
+        .dataset = std::move(dataset),
         .stages = {},
         .batch_size = pipeline.batch_size(),
         .drop_last = pipeline.drop_last(),
@@ -114,7 +151,7 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         .sink_buffer = static_cast<int>(or_default(pipeline.sink_buffer(), 4)),
         .max_failures = pipeline.has_max_failures() ? static_cast<int64_t>(pipeline.max_failures())
                                                     : kUnlimitedFailures,
-        .config_fingerprint = Fingerprint(DeterministicBytes(pipeline)),
+        .config_fingerprint = Fingerprint(identity),
     };
     for (const v1::StageConfig& stage : pipeline.stages()) {
       definition.stages.push_back(StageDefinition{

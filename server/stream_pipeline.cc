@@ -73,7 +73,8 @@ absl::StatusOr<BuiltStages> MakeOps(const PipelineDefinition& definition,
                                     const OpRegistry& registry) {
   BuiltStages built;
   for (const StageDefinition& stage : definition.stages) {
-    absl::StatusOr<std::unique_ptr<Op>> op = registry.Create(stage.op, stage.args);
+    absl::StatusOr<std::unique_ptr<Op>> op =
+        registry.Create(stage.op, stage.args, definition.dataset->root());
     if (!op.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("pipeline '", definition.name, "': ", op.status().message()));
@@ -100,14 +101,13 @@ absl::Status ValidateSizes(const PipelineDefinition& definition) {
                      "': concurrency must be >= 1, got ", stage.concurrency);
     }
   }
-  absl::StatusOr<SyntheticImageDataset> dataset = SyntheticImageDataset::Create(definition.dataset);
-  if (!dataset.ok()) return invalid(dataset.status().message());
+  if (definition.dataset == nullptr) return invalid("no dataset");
   return absl::OkStatus();
 }
 
 absl::StatusOr<EpochPlan> MakePlan(const PipelineDefinition& definition,
                                    const StreamRequest& request) {
-  return EpochPlan::Create({.num_samples = definition.dataset.num_samples,
+  return EpochPlan::Create({.num_samples = definition.dataset->size(),
                             .batch_size = definition.batch_size,
                             .drop_last = definition.drop_last,
                             .shuffle = definition.shuffle,
@@ -148,8 +148,7 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   }
   absl::StatusOr<BuiltStages> stages = MakeOps(definition, registry);
   if (!stages.ok()) return stages.status();
-  auto dataset = std::make_shared<const SyntheticImageDataset>(
-      *SyntheticImageDataset::Create(definition.dataset));
+  std::shared_ptr<const Dataset> dataset = definition.dataset;
 
   const int64_t end = request.max_batches == 0
                           ? plan->batches()

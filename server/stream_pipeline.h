@@ -27,9 +27,9 @@
 #include "core/pipeline.h"
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
+#include "server/dataset.h"
 #include "server/op.h"
 #include "server/sample.h"
-#include "server/synthetic_dataset.h"
 
 namespace dataloader::server {
 
@@ -46,7 +46,7 @@ struct StageDefinition {
 struct PipelineDefinition {
   std::string name{};
   std::string description{};
-  SyntheticImageOptions dataset{};
+  std::shared_ptr<const Dataset> dataset{};  // Required; shared by all streams.
   std::vector<StageDefinition> stages{};
   int64_t batch_size = 32;
   bool drop_last = false;

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "server/dataset.h"
 #include "server/sample.h"
 
 namespace dataloader::server {
@@ -21,16 +22,16 @@ struct SyntheticImageOptions {
   int64_t num_classes = 10;
 };
 
-class SyntheticImageDataset {
+class SyntheticImageDataset final : public Dataset {
  public:
   // InvalidArgument naming the field if a size is < 1 (num_samples may be 0).
   static absl::StatusOr<SyntheticImageDataset> Create(const SyntheticImageOptions& options);
 
-  int64_t size() const { return options_.num_samples; }
+  int64_t size() const override { return options_.num_samples; }
   const SyntheticImageOptions& options() const { return options_; }
   // Tensors "image" (uint8 [height, width, channels]) and "label" (int64 scalar, shape []).
   // OutOfRange if index is not in [0, size()).
-  absl::StatusOr<Sample> Load(int64_t index, uint64_t sample_seed) const;
+  absl::StatusOr<Sample> Load(int64_t index, uint64_t sample_seed) const override;
 
  private:
   explicit SyntheticImageDataset(const SyntheticImageOptions& options) : options_(options) {}

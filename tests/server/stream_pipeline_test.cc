@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/epoch_plan.h"
 #include "server/op.h"
+#include "server/synthetic_dataset.h"
 
 namespace dataloader::server {
 namespace {
@@ -20,7 +21,8 @@ using ::testing::HasSubstr;
 PipelineDefinition SmallDefinition() {
   return PipelineDefinition{
       .name = "small",
-      .dataset = {.num_samples = 103, .height = 4, .width = 5, .channels = 3, .num_classes = 7},
+      .dataset = std::make_shared<SyntheticImageDataset>(*SyntheticImageDataset::Create(
+          {.num_samples = 103, .height = 4, .width = 5, .channels = 3, .num_classes = 7})),
       .stages = {{.op = "random_brightness", .args = {{"max_delta", "50"}}, .concurrency = 2},
                  {.op = "latency", .args = {{"millis", "0.2"}}, .concurrency = 8},
                  {.op = "normalize", .args = {{"mean", "0.5"}, {"std", "0.25"}}, .concurrency = 2}},
