@@ -103,7 +103,7 @@ absl::StatusOr<std::unique_ptr<FileDataset>> FileDataset::FromImageFolder(
     for (fs::recursive_directory_iterator it(fs::path(root) / name, error), end;
          !error && it != end; it.increment(error)) {
       if (it->is_regular_file(error) && HasExtension(it->path(), lower)) {
-        files.push_back(fs::relative(it->path(), root, error).string());
+        files.push_back(it->path().lexically_relative(root).string());
       }
     }
     if (error) {

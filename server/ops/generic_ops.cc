@@ -183,23 +183,26 @@ class NormalizeOp final : public Op {
       return absl::InvalidArgumentError(absl::StrCat("op 'normalize': mean and std need 1 or ", c,
                                                      " values for ", c, " channels"));
     }
-    std::vector<float> scale(c), offset(c);
+    // One 256-entry table per channel: a lookup per element instead of a multiply-add, and
+    // each output plane (CHW) or pixel (HWC) written in order.
+    std::vector<float> table(static_cast<size_t>(c) * 256);
     for (int64_t k = 0; k < c; ++k) {
       const float mean = mean_.size() == 1 ? mean_[0] : mean_[k];
       const float std = std_.size() == 1 ? std_[0] : std_[k];
-      scale[k] = 1.0f / (255.0f * std);
-      offset[k] = -mean / std;
+      for (int v = 0; v < 256; ++v) table[k * 256 + v] = (v / 255.0f - mean) / std;
     }
-    std::vector<uint8_t> out(static_cast<size_t>(h * w * c) * sizeof(float));
+    const int64_t pixels = h * w;
+    std::vector<uint8_t> out(static_cast<size_t>(pixels * c) * sizeof(float));
     float* dst = reinterpret_cast<float*>(out.data());
     const uint8_t* src = tensor.data.data();
-    for (int64_t y = 0; y < h; ++y) {
-      for (int64_t x = 0; x < w; ++x) {
-        for (int64_t k = 0; k < c; ++k) {
-          const float value = src[(y * w + x) * c + k] * scale[k] + offset[k];
-          dst[chw_ ? (k * h + y) * w + x : (y * w + x) * c + k] = value;
-        }
+    if (chw_) {
+      for (int64_t k = 0; k < c; ++k) {
+        const float* lut = &table[k * 256];
+        float* plane = dst + k * pixels;
+        for (int64_t i = 0; i < pixels; ++i) plane[i] = lut[src[i * c + k]];
       }
+    } else {
+      for (int64_t i = 0; i < pixels * c; ++i) dst[i] = table[(i % c) * 256 + src[i]];
     }
     tensor.data = std::move(out);
     tensor.dtype = DType::kFloat32;
