@@ -1,11 +1,13 @@
 # Image codecs and resizers from Debian 12, as imported targets:
-#   libjpeg-turbo::turbojpeg  (libturbojpeg0-dev; its own CMake config)
+#   turbojpeg::turbojpeg      (libturbojpeg0-dev; pkg-config. Its CMake config is not used:
+#                              it also demands libjpeg.a from libjpeg62-turbo-dev.)
 #   spng::spng                (libspng-dev; pkg-config)
 #   opencv::imgproc           (libopencv-imgproc-dev; Debian ships no CMake config or .pc
 #                              without the whole libopencv-dev, so found by path)
 #   libyuv::libyuv            (libyuv-dev; found by path; used only to compare resizers)
-find_package(libjpeg-turbo CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+add_library(turbojpeg::turbojpeg ALIAS PkgConfig::TURBOJPEG)
 pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)
 add_library(spng::spng ALIAS PkgConfig::SPNG)
 
