@@ -5,7 +5,9 @@
 #   3. ThreadSanitizer build of the tests that need no gRPC (core/mutex.h makes locks visible
 #      to TSan; Debian's gRPC is not instrumented);
 #   4. clang-14 -Wthread-safety build of the core (checks the lock annotations);
-#   5. clang-format-14 check of every C++ file.
+#   5. clang-format-14 check of every C++ file;
+#   6. offline validation of the deployment files (deploy/validate_manifests.sh: kustomize,
+#      yamllint, Kubernetes and compose schemas).
 # Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
 # Build trees: build/, build-asan/, build-tsan/, build-clang/ (kept for fast re-runs).
 set -euo pipefail
@@ -51,5 +53,8 @@ ninja -C build-clang -j2 dataloader_core
 
 step "clang-format check"
 git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+
+step "deployment manifests"
+deploy/validate_manifests.sh
 
 step "all test steps passed"
