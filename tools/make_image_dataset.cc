@@ -5,9 +5,9 @@
 // benchmarks. The images are made to compress like photos (smooth gradients, a few soft and
 // hard-edged shapes, some texture and sensor-like noise), so the JPEGs have realistic sizes
 // and decode costs. Output is a pure function of the flags: the same flags give byte-identical
-// files, whatever --threads is. A complete dataset is marked by DIR/MANIFEST; a rerun with the
+// files, whatever --threads is (for a given build; another compiler or libm may round floats
+// differently). A complete dataset is marked by DIR/MANIFEST; a rerun with the
 // same flags finds it and reuses the dataset instead of rewriting it. See --help.
-#include <sys/stat.h>
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -192,12 +192,12 @@ ImageSpec PlanImage(const Options& options, int index) {
 // ---------------------------------------------------------------------------------------------
 // Rendering: a photo-like RGB image. What matters is how it compresses: mostly smooth areas
 // (gradients, shading), edges of objects at several scales, some textured regions and mild
-// per-pixel noise, as in a camera picture. Flat colour would compress ~10x too well, pure noise
-// ~5x too badly.
+// per-pixel noise, as in a camera picture. Flat colour would compress far too well and pure
+// noise far too badly, and both would make decode benchmarks unrepresentative.
 
 // Tuning of the content: with these, 500x375 RGB JPEGs at quality 90 come out at 30-90 KB,
-// ~55 KB on average, with a realistic spread between smooth and busy scenes (ImageNet's
-// training JPEGs average ~110 KB, at a somewhat higher quality and size).
+// ~55 KB on average, with a spread between smooth and busy scenes (for comparison, ImageNet's
+// training JPEGs average ~110 KB).
 constexpr double kDetailMin = 24;  // Surface detail amplitude, in 8-bit levels.
 constexpr double kDetailMax = 64;
 constexpr float kOctaveWeights[] = {1.0f, 0.9f, 0.9f, 0.9f, 0.9f};  // Coarse to fine.
@@ -397,6 +397,7 @@ std::vector<uint8_t> RenderRgb(const Options& options, const ImageSpec& spec) {
   ValueNoise color_r(rng, w, h, 48), color_b(rng, w, h, 48);
   constexpr int kOctaves = 5;
   constexpr int kCells[kOctaves] = {32, 16, 8, 4, 2};
+  static_assert(std::size(kOctaveWeights) == kOctaves);
   std::vector<ValueNoise> octaves;
   for (int i = 0; i < kOctaves; ++i) octaves.emplace_back(rng, w, h, kCells[i]);
   std::vector<float> mask_row(w), luma_row(w), r_row(w), b_row(w);
@@ -501,10 +502,9 @@ absl::StatusOr<std::string> EncodePng(const std::vector<uint8_t>& rgb, int width
   void* png = nullptr;
   size_t png_size = 0;
   int err = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
-  // zlib level 2 instead of the default 6: noisy photo content compresses no better at
-  // higher levels (measured: level 6 is no smaller), but takes ~3x as long, and PNGs would
-  // dominate the run time.
-  // Decoding cost, which is what the benchmarks measure, does not depend on the level.
+  // zlib level 2 instead of the default 6: noisy photo content compresses no better at higher
+  // levels (measured: level 6 is no smaller) but takes ~3x as long, so PNGs would dominate the
+  // run time. Decoding cost, which is what the benchmarks measure, barely depends on it.
   if (err == 0) err = spng_set_option(ctx, SPNG_IMG_COMPRESSION_LEVEL, kPngCompressionLevel);
   if (err == 0) {
     spng_ihdr ihdr = {};
@@ -642,13 +642,13 @@ bool IsReusable(const Options& options, const std::vector<ImageSpec>& specs, std
 absl::Status PrepareDirectory(const Options& options) {
   fs::path dir(options.output);
   std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir.string(), " is not a directory"));
+  }
   fs::create_directories(dir, error);
   if (error) {
     return absl::UnavailableError(
         absl::StrCat("cannot create directory ", dir.string(), ": ", error.message()));
-  }
-  if (!fs::is_directory(dir)) {
-    return absl::FailedPreconditionError(absl::StrCat(dir.string(), " is not a directory"));
   }
   bool has_manifest = fs::exists(dir / kManifestName);
   std::vector<fs::path> old_class_dirs;
