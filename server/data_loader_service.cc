@@ -70,9 +70,12 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
         ++batches_;
         bytes_ += static_cast<int64_t>(wire_.Length());
       }
-      if (!ok || cancelled_)
+      if (!ok || cancelled_) {
         finish =
             FinishLocked(absl::CancelledError(ok ? "cancelled by the client" : "client went away"));
+      } else if (drained_.load()) {
+        finish = FinishLocked(DrainedStatus());
+      }
     }
     if (finish.has_value()) {
       Finish(*finish);
@@ -118,6 +121,10 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
 
   // Validates the request and builds the stream's pipeline.
   absl::Status Begin() {
+    if (service_.draining_.load()) {
+      return absl::UnavailableError(
+          "server is shutting down; retry on another replica (resume with your resume_token)");
+    }
     if (service_.active_streams_.load() > service_.options_.max_streams) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "too many streams: this server serves at most ", service_.options_.max_streams,
@@ -178,7 +185,10 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
       if (finished_ || write_in_flight_) return;
       absl::StatusOr<std::optional<CollatedBatch>> next = pipeline_->TryNext();
       if (!next.ok()) {
-        finish = FinishLocked(absl::IsOutOfRange(next.status()) ? absl::OkStatus() : next.status());
+        absl::Status end = absl::IsOutOfRange(next.status()) ? absl::OkStatus() : next.status();
+        // Drain cancelled the pipeline: tell the client to resume elsewhere.
+        if (drained_.load() && absl::IsCancelled(end)) end = DrainedStatus();
+        finish = FinishLocked(end);
       } else if (!next->has_value()) {
         pipeline_->NotifyWhenReady([this] { Pump(); });
         return;
@@ -209,8 +219,23 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
     return ToGrpcStatus(status);
   }
 
+  static absl::Status DrainedStatus() {
+    return absl::UnavailableError(
+        "server is shutting down (drain deadline passed); resume on another replica with the "
+        "last batch's resume_token");
+  }
+
+  // Called by DataLoaderService::Drain with streams_mu_ held (so this reactor is alive): the
+  // pipeline's cancellation reaches Pump (through the ready callback, on the event loop, or
+  // OnWriteDone), which finishes with UNAVAILABLE. Nothing here calls back into gRPC.
+  void EndForDrain() {
+    drained_.store(true);
+    pipeline_->Cancel();
+  }
+
   friend class DataLoaderService;
 
+  std::atomic<bool> drained_{false};
   DataLoaderService& service_;
   const std::string peer_;
   const v1::StreamBatchesRequest request_;
@@ -279,6 +304,26 @@ void MarkServingInHealthService(grpc::Server& server) {
   if (grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService()) {
     health->SetServingStatus(v1::DataLoader::service_full_name(), true);
   }
+}
+
+int DataLoaderService::Drain(absl::Time deadline) {
+  draining_.store(true);
+  auto wait_until = [this](absl::Time until) {
+    while (active_streams_.load() > 0 && absl::Now() < until)
+      absl::SleepFor(absl::Milliseconds(10));
+  };
+  wait_until(deadline);
+  int ended = 0;
+  {
+    MutexLock lock(&streams_mu_);
+    for (BatchStreamReactor* stream : streams_) {
+      stream->EndForDrain();
+      ++ended;
+    }
+  }
+  // A write in flight to a stalled client is bounded by gRPC's own shutdown after this.
+  wait_until(absl::Now() + absl::Seconds(3));
+  return ended;
 }
 
 std::vector<PipelineStats> DataLoaderService::StreamStats() const {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "core/mutex.h"
 #include "core/pipeline_stats.h"
 #include "core/runtime.h"
@@ -56,6 +57,13 @@ class DataLoaderService final : public DataLoaderServiceBase {
                                           v1::ListPipelinesResponse* response) override;
 
   int active_streams() const { return active_streams_.load(); }
+
+  // Graceful shutdown (dataloader_server calls it on SIGTERM, after marking health
+  // NOT_SERVING): new streams are refused with UNAVAILABLE; running streams may finish until
+  // `deadline`; those still running then end with UNAVAILABLE, so clients resume elsewhere
+  // with their last resume_token. Returns once every stream has ended (or `deadline` plus a
+  // few seconds passed), with the number of streams it ended.
+  int Drain(absl::Time deadline);
   // A snapshot of every live stream's pipeline stats (for metrics and tests).
   std::vector<PipelineStats> StreamStats() const;
 
@@ -75,6 +83,7 @@ class DataLoaderService final : public DataLoaderServiceBase {
   std::map<std::string, Served> pipelines_;
 
   std::atomic<int> active_streams_{0};
+  std::atomic<bool> draining_{false};
 
   // Live streams, for StreamStats(). Lock order: this before any pipeline's own lock.
   mutable Mutex streams_mu_;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -443,10 +444,16 @@ class ServerProcess {
   }
   ~ServerProcess() {
     if (child_.pid > 0) {
-      kill(child_.pid, SIGTERM);
-      EXPECT_EQ(WaitForExit(child_.pid, absl::Seconds(30)), 0);
-      close(child_.stdout_fd);
+      EXPECT_EQ(Terminate(), 0);
     }
+  }
+  // SIGTERM; the exit code (-1 if it took over 30 s).
+  int Terminate() {
+    kill(child_.pid, SIGTERM);
+    const int code = WaitForExit(child_.pid, absl::Seconds(30));
+    close(child_.stdout_fd);
+    child_.pid = 0;
+    return code;
   }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
 
@@ -454,6 +461,39 @@ class ServerProcess {
   Child child_;
   int port_ = 0;
 };
+
+// SIGTERM with a stream running past the drain deadline (--shutdown_grace_seconds=1): the
+// stream ends UNAVAILABLE (so clients resume elsewhere) and the server exits 0.
+TEST(ClientBinaryTest, SigtermDrainsEndsLateStreamsUnavailableAndExitsZero) {
+  ServerProcess server;
+  auto stub = v1::DataLoader::NewStub(
+      grpc::CreateCustomChannel(server.target(), grpc::InsecureChannelCredentials(), [] {
+        grpc::ChannelArguments args;
+        args.SetMaxReceiveMessageSize(-1);
+        return args;
+      }()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::StreamBatchesRequest request;
+  request.set_pipeline("synthetic");
+  auto reader = stub->StreamBatches(&context, request);
+  v1::Batch batch;
+  ASSERT_TRUE(reader->Read(&batch));
+  int exit_code = -2;
+  std::thread terminator([&] { exit_code = server.Terminate(); });
+  int batches = 1;
+  // A slow reader: 313 batches at 20 ms each outlast the 1 s drain deadline.
+  while (reader->Read(&batch)) {
+    ++batches;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const grpc::Status status = reader->Finish();
+  terminator.join();
+  EXPECT_LT(batches, 313);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("resume on another replica"));
+  EXPECT_EQ(exit_code, 0);
+}
 
 TEST(ClientBinaryTest, ListPrintsThePipelines) {
   ServerProcess server;

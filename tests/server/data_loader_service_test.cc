@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -330,6 +331,82 @@ TEST(DataLoaderServiceTest, SixtyFourMiBBatchesStreamIntact) {
           << "sample " << id;
     }
   }
+}
+
+}  // namespace
+}  // namespace dataloader::server
+
+namespace dataloader::server {
+namespace {
+
+// 25 batches of 4 samples, each sample waiting 10 ms (one at a time): ~1 s a stream.
+constexpr char kSlowConfig[] = R"pb(
+  pipelines {
+    name: "slow"
+    synthetic { num_samples: 100 height: 2 width: 2 channels: 1 }
+    stages {
+      op: "latency"
+      args { key: "millis" value: "10" }
+    }
+    batch_size: 4
+    shuffle: false
+  }
+)pb";
+
+TEST(DrainTest, StreamsPastTheDeadlineEndUnavailableAndResumeElsewhere) {
+  dataloader::testing::InProcessServer draining(kSlowConfig), other(kSlowConfig);
+  v1::StreamBatchesRequest request;
+  request.set_pipeline("slow");
+  std::vector<v1::Batch> received;
+  grpc::Status status;
+  {
+    auto stub = draining.Stub();
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto reader = stub->StreamBatches(&context, request);
+    v1::Batch batch;
+    while (received.size() < 3 && reader->Read(&batch)) received.push_back(batch);
+    ASSERT_EQ(received.size(), 3u);
+    int ended = -1;
+    std::thread drainer([&] { ended = draining.Drain(absl::Now() + absl::Milliseconds(100)); });
+    while (reader->Read(&batch)) received.push_back(batch);
+    status = reader->Finish();
+    drainer.join();
+    EXPECT_EQ(ended, 1);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("drain deadline passed"));
+  ASSERT_LT(received.size(), 25u);
+
+  // The draining server refuses new streams, with UNAVAILABLE too.
+  StreamResult refused = Stream(*draining.Stub(), request);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("server is shutting down"));
+
+  // Another replica continues from the last token: nothing lost, nothing repeated.
+  request.set_resume_token(received.back().resume_token());
+  StreamResult rest = Stream(*other.Stub(), request);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_EQ(received.size() + rest.batches.size(), 25u);
+  for (size_t i = 0; i < rest.batches.size(); ++i) {
+    EXPECT_EQ(rest.batches[i].sequence(), received.size() + i);
+  }
+}
+
+TEST(DrainTest, StreamsThatFinishInTimeEndOk) {
+  dataloader::testing::InProcessServer server(kSlowConfig);
+  v1::StreamBatchesRequest request;
+  request.set_pipeline("slow");
+  int ended = -1;
+  StreamResult result;
+  std::thread client([&] { result = Stream(*server.Stub(), request); });
+  // Drain once the stream is running; it has 20 s, far more than the ~1 s it needs.
+  while (server.service().active_streams() == 0) absl::SleepFor(absl::Milliseconds(1));
+  ended = server.Drain(absl::Now() + absl::Seconds(20));
+  client.join();
+  EXPECT_EQ(ended, 0);
+  EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.batches.size(), 25u);
 }
 
 }  // namespace

@@ -31,10 +31,9 @@ class ImagePipelineTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     root_ = pattern;
     // Three classes of good images (every decodable kind, twice over) ...
-    const std::vector<std::string> good = {"rgb_420.jpg", "rgb_444.jpg", "progressive.jpg",
-                                           "gray.jpg",    "cmyk.jpg",    "rgb.png",
-                                           "rgba.png",    "gray.png",    "palette.png",
-                                           "gray16.png"};
+    const std::vector<std::string> good = {
+        "rgb_420.jpg", "rgb_444.jpg", "progressive.jpg", "gray.jpg",    "cmyk.jpg",
+        "rgb.png",     "rgba.png",    "gray.png",        "palette.png", "gray16.png"};
     for (int copy = 0; copy < 2; ++copy) {
       for (size_t i = 0; i < good.size(); ++i) {
         const fs::path dir = root_ / ("class_" + std::to_string(i % 3));

@@ -48,7 +48,8 @@ int MaxAbsDiff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape, b.shape);
   if (a.data.size() != b.data.size()) return 256;
   int worst = 0;
-  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::abs(a.data[i] - b.data[i]));
+  for (size_t i = 0; i < a.data.size(); ++i)
+    worst = std::max(worst, std::abs(a.data[i] - b.data[i]));
   return worst;
 }
 
@@ -82,15 +83,16 @@ TEST_P(BadFileTest, FailsWithAClearError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, BadFileTest,
-    ::testing::Values(BadFile{"truncated.jpg", "cannot decode JPEG: Premature end of JPEG file"},
-                      BadFile{"corrupt.jpg", "cannot decode JPEG: Corrupt JPEG data"},
-                      BadFile{"zero_bytes.jpg", "empty file (0 bytes)"},
-                      BadFile{"not_an_image.jpg", "not a JPEG or PNG image (starts with bytes"},
-                      BadFile{"unsupported.gif", "unsupported image format GIF"},
-                      BadFile{"truncated.png", "cannot decode PNG"},
-                      // The default limit (89 megapixels) refuses 30000 x 30000 from the header.
-                      BadFile{"bomb.jpg", "image is 30000x30000 = 900000000 pixels, over the limit"},
-                      BadFile{"bomb.png", "image is 30000x30000 = 900000000 pixels, over the limit"}),
+    ::testing::Values(
+        BadFile{"truncated.jpg", "cannot decode JPEG: Premature end of JPEG file"},
+        BadFile{"corrupt.jpg", "cannot decode JPEG: Corrupt JPEG data"},
+        BadFile{"zero_bytes.jpg", "empty file (0 bytes)"},
+        BadFile{"not_an_image.jpg", "not a JPEG or PNG image (starts with bytes"},
+        BadFile{"unsupported.gif", "unsupported image format GIF"},
+        BadFile{"truncated.png", "cannot decode PNG"},
+        // The default limit (89 megapixels) refuses 30000 x 30000 from the header.
+        BadFile{"bomb.jpg", "image is 30000x30000 = 900000000 pixels, over the limit"},
+        BadFile{"bomb.png", "image is 30000x30000 = 900000000 pixels, over the limit"}),
     [](const ::testing::TestParamInfo<BadFile>& info) {
       std::string name = info.param.name;
       for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -139,12 +141,12 @@ TEST(DecodeTest, ReadImageInfoNeedsOnlyTheHeader) {
 // the mean difference is bounded.
 TEST(ResizeTest, AreaShrinkMatchesPillowBox) {
   const Tensor source = ReadPpm("resize_src.ppm");
-  EXPECT_LE(MaxAbsDiff(Resize(source, 32, 24, ResizeFilter::kArea),
-                       ReadPpm("resize_box_down_32x24.ppm")),
-            1);
-  EXPECT_LE(MaxAbsDiff(Resize(source, 23, 17, ResizeFilter::kArea),
-                       ReadPpm("resize_box_down_23x17.ppm")),
-            2);
+  EXPECT_LE(
+      MaxAbsDiff(Resize(source, 32, 24, ResizeFilter::kArea), ReadPpm("resize_box_down_32x24.ppm")),
+      1);
+  EXPECT_LE(
+      MaxAbsDiff(Resize(source, 23, 17, ResizeFilter::kArea), ReadPpm("resize_box_down_23x17.ppm")),
+      2);
 }
 
 TEST(ResizeTest, BilinearGrowthMatchesPillow) {
@@ -171,8 +173,8 @@ TEST(TransformTest, ResizeRegionEqualsCropThenResize) {
 }
 
 TEST(TransformTest, FlipMirrorsAndTwiceIsIdentity) {
-  Tensor image{.name = "image", .dtype = DType::kUint8, .shape = {1, 3, 2},
-               .data = {1, 2, 3, 4, 5, 6}};
+  Tensor image{
+      .name = "image", .dtype = DType::kUint8, .shape = {1, 3, 2}, .data = {1, 2, 3, 4, 5, 6}};
   FlipHorizontal(image);
   EXPECT_EQ(image.data, (std::vector<uint8_t>{5, 6, 3, 4, 1, 2}));
   FlipHorizontal(image);

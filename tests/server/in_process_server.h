@@ -60,6 +60,8 @@ class InProcessServer {
   void SetServing(bool serving) { server_->GetHealthCheckService()->SetServingStatus(serving); }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
   const server::DataLoaderService& service() const { return *service_; }
+  // What dataloader_server does on SIGTERM (see DataLoaderService::Drain).
+  int Drain(absl::Time deadline) { return service_->Drain(deadline); }
   // A stub whose channel accepts batches of any size.
   std::unique_ptr<v1::DataLoader::Stub> Stub() const {
     grpc::ChannelArguments args;
