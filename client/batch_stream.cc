@@ -66,7 +66,8 @@ absl::StatusOr<std::optional<v1::Batch>> BatchStream::Next() {
 
 void BatchStream::ReadLoop() {
   std::shared_ptr<grpc::Channel> channel = CreateClientChannel(options_);
-  int failures = 0;  // Retryable failures in a row without a batch received.
+  int failures = 0;        // Retryable failures in a row without a batch received.
+  size_t target_turn = 0;  // 0: options_.target; i > 0: failover_targets[i - 1].
   absl::Status result;
   while (true) {
     std::unique_ptr<v1::DataLoader::Stub> stub = v1::DataLoader::NewStub(channel);
@@ -94,8 +95,15 @@ void BatchStream::ReadLoop() {
         options_.initial_backoff * (int64_t{1} << std::min(failures, 30)), options_.max_backoff);
     ++failures;
     if (!Backoff(delay)) return;
-    // A fresh channel: the old one may still hold the broken connection or its backoff.
-    channel = CreateClientChannel(options_);
+    // A fresh channel: the old one may still hold the broken connection or its backoff. With
+    // failover targets, each attempt goes to the next server in turn.
+    ClientOptions next = options_;
+    if (!options_.failover_targets.empty()) {
+      const size_t servers = options_.failover_targets.size() + 1;
+      target_turn = (target_turn + 1) % servers;
+      if (target_turn > 0) next.target = options_.failover_targets[target_turn - 1];
+    }
+    channel = CreateClientChannel(next);
     absl::MutexLock lock(&mu_);
     ++reconnects_;
   }

@@ -25,7 +25,8 @@
 // Resume: if the call fails with UNAVAILABLE (the server drains or restarts, the connection
 // breaks), the reader calls StreamBatches again with the resume_token of the last batch it
 // received, after an exponential backoff, up to ClientOptions::max_retries attempts in a row
-// without a batch received. The caller sees one uninterrupted stream: sequence 0, 1, 2, ...
+// without a batch received; with ClientOptions::failover_targets, each attempt goes to the
+// next server in turn. The caller sees one uninterrupted stream: sequence 0, 1, 2, ...
 // without gaps or repeats. Any other failure (NOT_FOUND, INVALID_ARGUMENT, ABORTED, ...) is not
 // retried: Next() returns it, after the batches received before it.
 #ifndef CLIENT_BATCH_STREAM_H_

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 
@@ -14,6 +15,11 @@ namespace dataloader::client {
 
 absl::Status ValidateClientOptions(const ClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("target must not be empty");
+  for (size_t i = 0; i < options.failover_targets.size(); ++i) {
+    if (options.failover_targets[i].empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("failover_targets[", i, "] is empty"));
+    }
+  }
   if (options.max_retries < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_retries must be >= 0, got ", options.max_retries));
@@ -31,6 +37,17 @@ absl::Status ValidateClientOptions(const ClientOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("prefetch must be >= 1, got ", options.prefetch));
   }
+  // Per target: whether plaintext is allowed depends on the target being loopback.
+  if (absl::Status security = ValidateClientSecurityOptions(options.security, options.target);
+      !security.ok()) {
+    return security;
+  }
+  for (const std::string& target : options.failover_targets) {
+    if (absl::Status security = ValidateClientSecurityOptions(options.security, target);
+        !security.ok()) {
+      return security;
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -44,7 +61,14 @@ std::shared_ptr<grpc::Channel> CreateClientChannel(const ClientOptions& options)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, millis(options.max_backoff));
-  return grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateSecureChannel(options.target, options.security, args);
+  if (channel.ok()) return *std::move(channel);
+  // A file that ValidateClientOptions could read has gone. Never fall back to plaintext:
+  // gRPC makes a channel without credentials one whose every call fails (INVALID_ARGUMENT).
+  std::fprintf(stderr, "dataloader client: cannot secure the channel to %s: %s\n",
+               options.target.c_str(), channel.status().ToString().c_str());
+  return grpc::CreateCustomChannel(options.target, nullptr, args);
 }
 
 }  // namespace dataloader::client

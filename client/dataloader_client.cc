@@ -27,9 +27,16 @@
 #include "absl/time/time.h"
 #include "client/batch_stream.h"
 #include "client/list_pipelines.h"
+#include "client/replica_stream.h"
+#include "client/security_flags.h"
 #include "client/tensor_view.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The server, HOST:PORT.");
+ABSL_FLAG(std::string, replicas, "",
+          "Scale-out: stream this rank's shard from several replicas at once, each serving a "
+          "disjoint part, merged in a deterministic order (HOST:PORT,HOST:PORT,... or "
+          "dns:NAME:PORT for every address of a headless Service). Overrides --target; every "
+          "rank must see the same replicas.");
 ABSL_FLAG(std::string, pipeline, "synthetic", "The pipeline to stream.");
 ABSL_FLAG(uint32_t, shard_index, 0, "This reader's shard, 0 <= shard_index < shard_count.");
 ABSL_FLAG(uint32_t, shard_count, 1, "Shards the epoch is split into (0 reads as 1).");
@@ -90,8 +97,9 @@ std::string JsonString(const std::string& text) {
   return out + "\"";
 }
 
-int List(const std::string& target) {
-  auto pipelines = dataloader::client::ListPipelines(target);
+int List(const dataloader::client::ClientOptions& options) {
+  const std::string& target = options.target;
+  auto pipelines = dataloader::client::ListPipelines(options);
   if (!pipelines.ok()) {
     return Fail(
         absl::StrCat("ListPipelines on ", target, " failed: ", pipelines.status().ToString()),
@@ -114,10 +122,12 @@ int List(const std::string& target) {
 }
 
 // Empty if `batch` (the stream's `index`-th) fits `info`; what differs otherwise.
-std::string Mismatch(const v1::Batch& batch, uint64_t index, const v1::PipelineInfo& info) {
+// With R replicas the merged stream holds batch index / R of sub-stream index % R.
+std::string Mismatch(const v1::Batch& batch, uint64_t index, uint64_t replicas,
+                     const v1::PipelineInfo& info) {
   const std::string where = absl::StrCat("batch ", index, ": ");
-  if (batch.sequence() != index) {
-    return absl::StrCat(where, "sequence ", batch.sequence(), ", expected ", index);
+  if (batch.sequence() != index / replicas) {
+    return absl::StrCat(where, "sequence ", batch.sequence(), ", expected ", index / replicas);
   }
   if (batch.sample_ids_size() == 0 && batch.tensors_size() == 0) return "";  // All failed.
   if (batch.tensors_size() != info.tensors_size()) {
@@ -158,18 +168,28 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Streams batches from a dataloader_server and reports throughput.\n"
       "Usage: dataloader_client [--target=HOST:PORT] [--pipeline=NAME] [--max_batches=N] "
-      "[--json] [--verify]\n       dataloader_client --list [--target=HOST:PORT]");
+      "[--json] [--verify]\n       dataloader_client --list [--target=HOST:PORT]\n"
+      "Security: [--tls] [--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] "
+      "[--tls_server_name=NAME] [--auth_token_file=FILE] [--allow_insecure]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"), kExitUsage);
-  const std::string target = absl::GetFlag(FLAGS_target);
-  if (absl::GetFlag(FLAGS_list)) return List(target);
+  std::vector<std::string> replicas;
+  if (!absl::GetFlag(FLAGS_replicas).empty()) {
+    auto resolved = dataloader::client::ResolveReplicas(absl::GetFlag(FLAGS_replicas));
+    if (!resolved.ok()) return Fail(resolved.status().ToString(), kExitUsage);
+    replicas = *std::move(resolved);
+  }
+  // With replicas, --list and --verify ask the first one.
+  const std::string target = replicas.empty() ? absl::GetFlag(FLAGS_target) : replicas.front();
 
   dataloader::client::ClientOptions options{.target = target,
                                             .max_retries = absl::GetFlag(FLAGS_max_retries),
                                             .prefetch = absl::GetFlag(FLAGS_prefetch)};
+  options.security = dataloader::client::SecurityOptionsFromFlags();
   if (absl::Status valid = dataloader::client::ValidateClientOptions(options); !valid.ok()) {
     return Fail(valid.ToString(), kExitUsage);
   }
+  if (absl::GetFlag(FLAGS_list)) return List(options);
   const bool verify = absl::GetFlag(FLAGS_verify);
   const bool json = absl::GetFlag(FLAGS_json);
   v1::StreamBatchesRequest request;
@@ -198,8 +218,21 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto stream = dataloader::client::BatchStream::Open(options, request);
-  if (!stream.ok()) return Fail(stream.status().ToString(), kExitUsage);
+  // One server (BatchStream) or several (ReplicaStream), behind the same two calls.
+  std::unique_ptr<dataloader::client::BatchStream> single;
+  std::unique_ptr<dataloader::client::ReplicaStream> merged;
+  if (replicas.empty()) {
+    auto stream = dataloader::client::BatchStream::Open(options, request);
+    if (!stream.ok()) return Fail(stream.status().ToString(), kExitUsage);
+    single = *std::move(stream);
+  } else {
+    auto stream =
+        dataloader::client::ReplicaStream::Open({.replicas = replicas, .client = options}, request);
+    if (!stream.ok()) return Fail(stream.status().ToString(), kExitUsage);
+    merged = *std::move(stream);
+  }
+  auto next_batch = [&] { return single ? single->Next() : merged->Next(); };
+  const uint64_t streams = replicas.empty() ? 1 : replicas.size();
 
   const bool progress = isatty(STDERR_FILENO) != 0;
   const absl::Time start = absl::Now();
@@ -208,7 +241,7 @@ int main(int argc, char** argv) {
   absl::Status status;
   std::string mismatch;
   while (true) {
-    absl::StatusOr<std::optional<v1::Batch>> next = (*stream)->Next();
+    absl::StatusOr<std::optional<v1::Batch>> next = next_batch();
     if (!next.ok()) {
       status = next.status();
       break;
@@ -216,7 +249,7 @@ int main(int argc, char** argv) {
     if (!next->has_value()) break;
     const v1::Batch& batch = **next;
     if (verify) {
-      mismatch = Mismatch(batch, batches, *info);
+      mismatch = Mismatch(batch, batches, streams, *info);
       if (!mismatch.empty()) break;
     }
     ++batches;
@@ -231,8 +264,9 @@ int main(int argc, char** argv) {
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (progress) std::fprintf(stderr, "\r\033[K");
-  const int reconnects = (*stream)->reconnects();
-  stream->reset();  // Cancels a stream that a mismatch left open.
+  const int reconnects = single ? single->reconnects() : merged->reconnects();
+  single.reset();  // Cancels a stream that a mismatch left open.
+  merged.reset();
 
   const double samples_per_second = seconds > 0 ? samples / seconds : 0;
   const double mb_per_second = seconds > 0 ? bytes / 1e6 / seconds : 0;

@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "client/security_flags.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The server, HOST:PORT (any gRPC target).");
@@ -79,7 +80,9 @@ const char* CodeName(grpc::StatusCode code) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Checks a gRPC server's health (grpc.health.v1.Health/Check); exit 0 if SERVING, else 1.\n"
-      "Usage: dataloader_health_probe --target=HOST:PORT [--service=NAME] [--timeout_ms=N]");
+      "Usage: dataloader_health_probe --target=HOST:PORT [--service=NAME] [--timeout_ms=N]\n"
+      "         [--tls] [--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] "
+      "[--tls_server_name=NAME] [--allow_insecure]");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   const std::string target = absl::GetFlag(FLAGS_target);
   const std::string service = absl::GetFlag(FLAGS_service);
@@ -93,8 +96,15 @@ int main(int argc, char** argv) {
     return kExitNotServing;
   }
 
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  // The same security as dataloader_client (a TLS server needs --tls_ca_file, an mTLS one a
+  // client certificate too); the server answers health checks without a token.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = dataloader::client::CreateSecureChannel(
+      target, dataloader::client::SecurityOptionsFromFlags(), grpc::ChannelArguments());
+  if (!channel.ok()) {
+    std::fprintf(stderr, "dataloader_health_probe: %s\n", channel.status().ToString().c_str());
+    return kExitNotServing;
+  }
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
   grpc::health::v1::HealthCheckRequest request;

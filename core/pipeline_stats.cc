@@ -40,6 +40,23 @@ absl::Duration LatencyHistogram::Percentile(double fraction) const {
   return absl::Nanoseconds(BucketMidpoint(kBuckets - 1));
 }
 
+std::vector<int64_t> LatencyHistogram::CumulativeCounts(
+    const std::vector<absl::Duration>& sorted_bounds) const {
+  std::vector<int64_t> cumulative(sorted_bounds.size(), 0);
+  size_t next = 0;  // The first bound the current bucket may still be counted under.
+  int64_t seen = 0;
+  for (int bucket = 0; bucket < kBuckets && next < sorted_bounds.size(); ++bucket) {
+    const int64_t midpoint = BucketMidpoint(bucket);
+    while (next < sorted_bounds.size() &&
+           absl::ToInt64Nanoseconds(sorted_bounds[next]) < midpoint) {
+      cumulative[next++] = seen;
+    }
+    seen += counts_[bucket];
+  }
+  for (; next < sorted_bounds.size(); ++next) cumulative[next] = seen;
+  return cumulative;
+}
+
 absl::Duration LatencyHistogram::Mean() const {
   return count_ == 0 ? absl::ZeroDuration() : total_ / count_;
 }

@@ -23,6 +23,11 @@ class LatencyHistogram {
   absl::Duration Percentile(double fraction) const;
   absl::Duration Mean() const;
   int64_t count() const { return count_; }
+  absl::Duration total() const { return total_; }
+  // For exporting with coarser bounds (e.g. as a Prometheus histogram): for each of
+  // `sorted_bounds` (ascending), the number of recorded durations at or below it, a bucket
+  // straddling a bound counting as at or below it when its midpoint is.
+  std::vector<int64_t> CumulativeCounts(const std::vector<absl::Duration>& sorted_bounds) const;
 
  private:
   static constexpr int kSubBuckets = 16;
@@ -49,6 +54,9 @@ struct StageStats {
   // The queue after this stage (for the last stage: the sink).
   int64_t queue_size = 0;
   int64_t queue_capacity = 0;
+  // Every task time so far (mean and percentiles above come from it); empty for nodes that
+  // run no tasks (batching).
+  LatencyHistogram task_times{};
 };
 
 struct PipelineStats {

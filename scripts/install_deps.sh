@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkgconf ccache
   libabsl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  grpc-proto
+  grpc-proto prometheus-cpp-dev
   libturbojpeg0-dev libspng-dev libopencv-imgproc-dev libyuv-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "core/mutex.h"
 #include "proto/grpc_status.h"
+#include "server/metrics.h"
 #include "server/resume_token.h"
 #include "server/wire_batch.h"
 
@@ -44,8 +45,13 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
         finished_ = true;
         final_status_ = started;
       }
+      if (service_.options_.metrics != nullptr) service_.options_.metrics->StreamRefused(started);
       Finish(ToGrpcStatus(started));
       return;
+    }
+    if (service_.options_.metrics != nullptr) {
+      metrics_ = service_.options_.metrics->StreamStarted(
+          request_.pipeline(), [pipeline = pipeline_.get()] { return pipeline->Stats(); });
     }
     {
       MutexLock lock(&service_.streams_mu_);
@@ -66,6 +72,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
     {
       MutexLock lock(&mu_);
       write_in_flight_ = false;
+      if (metrics_ != nullptr) metrics_->WriteDone(ok, static_cast<int64_t>(wire_.Length()));
       if (ok) {
         ++batches_;
         bytes_ += static_cast<int64_t>(wire_.Length());
@@ -103,6 +110,14 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
     }
     // Stop() returns once no callback of the pipeline runs, and none will run after it.
     if (pipeline_ != nullptr) pipeline_->Stop().IgnoreError();
+    if (metrics_ != nullptr) {  // After Stop(): the pipeline's stats are final.
+      absl::Status status;
+      {
+        MutexLock lock(&mu_);
+        status = final_status_;
+      }
+      metrics_->End(status);
+    }
     if (service_.options_.log_streams) {
       MutexLock lock(&mu_);
       std::fprintf(stderr,
@@ -193,6 +208,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
         pipeline_->NotifyWhenReady([this] { Pump(); });
         return;
       } else {
+        if (metrics_ != nullptr) metrics_->BatchTaken();
         const int64_t sequence = (*next)->sequence;
         v1::internal::ResumePoint point;
         point.set_pipeline(request_.pipeline());
@@ -242,6 +258,8 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
   const absl::Time start_;
   // Set in the constructor, before any reaction.
   std::unique_ptr<Pipeline<CollatedBatch>> pipeline_;
+  // Null without metrics. Declared after pipeline_ so that it goes first: it reads its stats.
+  std::unique_ptr<StreamMetrics> metrics_;
   int64_t next_sequence_ = 0;
   uint64_t fingerprint_ = 0;
 

@@ -30,12 +30,16 @@
 namespace dataloader::server {
 
 class BatchStreamReactor;
+class ServerMetrics;
 
 struct ServiceOptions {
   // Streams served at once; more get RESOURCE_EXHAUSTED. Default 64.
   int max_streams = 64;
   // Log one line per stream start and end to stderr. Default true.
   bool log_streams = true;
+  // Where streams report their metrics (server/metrics.h); must outlive the service. Null:
+  // no metrics.
+  ServerMetrics* metrics = nullptr;
 };
 
 // StreamBatches is served raw (its request parsed here, its batches encoded by EncodeBatch

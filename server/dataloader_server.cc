@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -23,11 +24,14 @@
 #include "core/runtime.h"
 #include "server/data_loader_service.h"
 #include "server/malloc_tuning.h"
+#include "server/metrics.h"
 #include "server/server_config.h"
+#include "server/server_security.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "HOST:PORT to listen on (env DATALOADER_ADDRESS). Port 0 picks a free port. "
-          "Plaintext: keep it on loopback unless the network is trusted.");
+          "Without --tls_cert_file only a loopback address is served (plaintext), unless "
+          "--allow_insecure.");
 ABSL_FLAG(std::string, config, "",
           "Text-format dataloader.v1.ServerConfig file with the pipelines to serve (env "
           "DATALOADER_CONFIG). Empty: the built-in 'synthetic' pipeline.");
@@ -41,6 +45,24 @@ ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "running streams get this many seconds to finish, then end with UNAVAILABLE so "
           "clients resume elsewhere (env DATALOADER_SHUTDOWN_GRACE_SECONDS). Keep it below the "
           "orchestrator's kill deadline (terminationGracePeriodSeconds).");
+ABSL_FLAG(std::string, metrics_address, "",
+          "HOST:PORT of a Prometheus endpoint, http://HOST:PORT/metrics (env "
+          "DATALOADER_METRICS_ADDRESS; e.g. 127.0.0.1:9464; port 0 picks one). Empty: off. "
+          "Plain HTTP without authentication: keep it on loopback or a trusted network.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain to serve TLS with; needs --tls_key_file (env "
+          "DATALOADER_TLS_CERT_FILE).");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key of --tls_cert_file (env DATALOADER_TLS_KEY_FILE).");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA certificate(s): mutual TLS, clients must present a certificate signed by one "
+          "(env DATALOADER_TLS_CLIENT_CA_FILE). Needs --tls_cert_file.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token: calls without 'authorization: Bearer <token>' fail with "
+          "UNAUTHENTICATED; health checks stay open (env DATALOADER_AUTH_TOKEN_FILE).");
+ABSL_FLAG(bool, allow_insecure, false,
+          "Serve plaintext on a non-loopback --address (env DATALOADER_ALLOW_INSECURE=true). "
+          "Only on a trusted network: batches and tokens travel in clear.");
 
 namespace {
 
@@ -61,9 +83,32 @@ bool ApplyEnvironment() {
   };
   if (const char* value = get("DATALOADER_ADDRESS")) absl::SetFlag(&FLAGS_address, value);
   if (const char* value = get("DATALOADER_CONFIG")) absl::SetFlag(&FLAGS_config, value);
+  if (const char* value = get("DATALOADER_METRICS_ADDRESS")) {
+    absl::SetFlag(&FLAGS_metrics_address, value);
+  }
   set_int(FLAGS_threads, "DATALOADER_THREADS");
   set_int(FLAGS_max_streams, "DATALOADER_MAX_STREAMS");
   set_int(FLAGS_shutdown_grace_seconds, "DATALOADER_SHUTDOWN_GRACE_SECONDS");
+  const std::pair<absl::Flag<std::string>*, const char*> files[] = {
+      {&FLAGS_tls_cert_file, "DATALOADER_TLS_CERT_FILE"},
+      {&FLAGS_tls_key_file, "DATALOADER_TLS_KEY_FILE"},
+      {&FLAGS_tls_client_ca_file, "DATALOADER_TLS_CLIENT_CA_FILE"},
+      {&FLAGS_auth_token_file, "DATALOADER_AUTH_TOKEN_FILE"}};
+  for (const auto& [flag, name] : files) {
+    if (const char* value = get(name)) absl::SetFlag(flag, value);
+  }
+  if (const char* value = get("DATALOADER_ALLOW_INSECURE")) {
+    bool parsed = false;
+    if (!absl::SimpleAtob(value, &parsed)) {
+      std::fprintf(stderr,
+                   "dataloader_server: DATALOADER_ALLOW_INSECURE must be true or false, "
+                   "got '%s'\n",
+                   value);
+      ok = false;
+    } else {
+      absl::SetFlag(&FLAGS_allow_insecure, parsed);
+    }
+  }
   return ok;
 }
 
@@ -85,11 +130,23 @@ int main(int argc, char** argv) {
 
   absl::SetProgramUsageMessage(
       "Serves data-loading pipelines over gRPC (dataloader.v1.DataLoader).\n"
-      "Usage: dataloader_server [--address=HOST:PORT] [--config=FILE] [--threads=N]");
+      "Usage: dataloader_server [--address=HOST:PORT] [--config=FILE] [--threads=N]\n"
+      "         [--tls_cert_file=PEM --tls_key_file=PEM [--tls_client_ca_file=PEM]]\n"
+      "         [--auth_token_file=FILE] [--allow_insecure]");
   if (!ApplyEnvironment()) return 2;
   absl::ParseCommandLine(argc, argv);
   dataloader::DisableMutexDeadlockDetection();
   dataloader::server::TuneMallocForBatches();
+  // Before the pipelines are probed: a bad certificate path should not take that long to see.
+  const dataloader::server::ServerSecurityOptions security{
+      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+      .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
+      .auth_token_file = absl::GetFlag(FLAGS_auth_token_file),
+      .allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      dataloader::server::CreateServerCredentials(security, absl::GetFlag(FLAGS_address));
+  if (!credentials.ok()) return Fail(credentials.status().ToString());
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
   dataloader::v1::ServerConfig config = dataloader::server::DefaultServerConfig();
@@ -109,8 +166,19 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_max_streams) < 1) {
     return Fail(absl::StrCat("--max_streams must be >= 1, got ", absl::GetFlag(FLAGS_max_streams)));
   }
+  // Declared before the service, which reports to it, so that it outlives the service.
+  std::unique_ptr<dataloader::server::ServerMetrics> metrics;
+  if (const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+      !metrics_address.empty()) {
+    auto created = dataloader::server::ServerMetrics::Create({.listen_address = metrics_address});
+    if (!created.ok()) return Fail(created.status().ToString());
+    metrics = *std::move(created);
+    std::printf("dataloader_server: metrics at http://%s:%d/metrics\n",
+                metrics_address.substr(0, metrics_address.rfind(':')).c_str(), metrics->port());
+  }
   auto service = dataloader::server::DataLoaderService::Create(
-      *std::move(definitions), **runtime, {.max_streams = absl::GetFlag(FLAGS_max_streams)});
+      *std::move(definitions), **runtime,
+      {.max_streams = absl::GetFlag(FLAGS_max_streams), .metrics = metrics.get()});
   if (!service.ok()) return Fail(service.status().ToString());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -118,11 +186,19 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string address = absl::GetFlag(FLAGS_address);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, *credentials, &port);
   builder.RegisterService(service->get());
   builder.SetMaxSendMessageSize(-1);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return Fail(absl::StrCat("cannot listen on ", address));
+  if (server == nullptr || port == 0) {
+    return Fail(absl::StrCat("cannot listen on ", address,
+                             security.tls_cert_file.empty()
+                                 ? ""
+                                 : " (or gRPC rejected the TLS material: is --tls_key_file the "
+                                   "key of --tls_cert_file?)"));
+  }
+  std::fprintf(stderr, "dataloader_server: security: %s\n",
+               dataloader::server::DescribeServerSecurity(security, address).c_str());
   dataloader::server::MarkServingInHealthService(*server);
   const std::string host = address.substr(0, address.rfind(':'));
   std::printf("dataloader_server: serving %zu pipeline(s) [%s] on %s:%d with %d threads\n",

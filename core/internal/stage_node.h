@@ -75,6 +75,7 @@ class StageNode final : public Node {
     stats.mean_task_time = latency_.Mean();
     stats.p50_task_time = latency_.Percentile(0.5);
     stats.p99_task_time = latency_.Percentile(0.99);
+    stats.task_times = latency_;
   }
 
  private:
