@@ -5,8 +5,9 @@
 #   2. decode_limit: the training pipeline's per-sample stages (read, decode + random resized
 #      crop 224 + flip, normalize) on one thread (image_decode_rate) x cores: the most any
 #      loader could deliver here;
-#   3. service: the training pipeline (deploy/pipelines/imagenet_train.textproto, concurrency
-#      = cores) served by dataloader_server and streamed by dataloader_client over loopback,
+#   3. service: the training pipeline (deploy/pipelines/imagenet_train.textproto, its CPU
+#      stages' concurrency 2 x cores as its comments say) served by dataloader_server and
+#      streamed by dataloader_client over loopback,
 #      one full epoch after a warm-up epoch, plus the server's peak RSS;
 #   4. torch: PyTorch's DataLoader (num_workers = cores, torchvision transforms of the same
 #      work, batch 32) on the same files (tests/benchmarks/torch_baseline.py).
@@ -50,9 +51,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# The shipped training config, pointed at the dataset, its CPU stages at one task per core.
+# The shipped training config, pointed at the dataset, its CPU stages at 2 tasks per core.
 sed -e "s#/data/imagenet/train#$dataset/train#" \
-    -e "s#^    concurrency: 2\$#    concurrency: $cores#" \
+    -e "s#^    concurrency: 4\$#    concurrency: $((2 * cores))#" \
     deploy/pipelines/imagenet_train.textproto >"$work/train.textproto"
 
 echo "== decode limit: per-sample stages on one thread x $cores cores"
