@@ -20,44 +20,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "proto/credential_files.h"
 
 namespace dataloader::client {
 namespace {
-
-// The contents of `path`, or FailedPrecondition naming `what` (the option) and the OS error.
-absl::StatusOr<std::string> ReadFile(absl::string_view what, const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", what, " '", path, "': ", std::strerror(errno)));
-  }
-  std::string contents;
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof(buffer), file)) > 0) contents.append(buffer, read);
-  const bool failed = std::ferror(file) != 0;
-  const int error = errno;
-  std::fclose(file);
-  if (failed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", what, " '", path, "': ", std::strerror(error)));
-  }
-  return contents;
-}
-
-// ReadFile, plus a check that the file is PEM holding `marker` (e.g. "CERTIFICATE"): gRPC
-// would only report a failed handshake.
-absl::StatusOr<std::string> ReadPem(absl::string_view what, const std::string& path,
-                                    absl::string_view marker) {
-  absl::StatusOr<std::string> pem = ReadFile(what, path);
-  if (!pem.ok()) return pem;
-  if (!absl::StrContains(*pem, "-----BEGIN ") || !absl::StrContains(*pem, marker)) {
-    return absl::FailedPreconditionError(absl::StrCat(what, " '", path,
-                                                      "' is not a PEM file with a ", marker,
-                                                      " (-----BEGIN ... ", marker, "-----)"));
-  }
-  return pem;
-}
 
 // The token of `options`: auth_token, or auth_token_file's contents without surrounding
 // whitespace; empty if neither is set. A token must be visible ASCII (it is an HTTP/2 header).
@@ -68,7 +34,8 @@ absl::StatusOr<std::string> Token(const ClientSecurityOptions& options) {
   std::string token = options.auth_token;
   std::string source = "auth_token";
   if (!options.auth_token_file.empty()) {
-    absl::StatusOr<std::string> contents = ReadFile("auth_token_file", options.auth_token_file);
+    absl::StatusOr<std::string> contents =
+        ReadCredentialFile("auth_token_file", options.auth_token_file);
     if (!contents.ok()) return contents;
     token = std::string(absl::StripAsciiWhitespace(*contents));
     source = absl::StrCat("auth_token_file '", options.auth_token_file, "'");
@@ -218,15 +185,16 @@ absl::StatusOr<Material> Load(const ClientSecurityOptions& options, absl::string
   material.token = *std::move(token);
   if (!material.tls) return material;
   if (!options.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadPem("tls_ca_file", options.tls_ca_file, "CERTIFICATE");
+    absl::StatusOr<std::string> ca = ReadPemFile("tls_ca_file", options.tls_ca_file, "CERTIFICATE");
     if (!ca.ok()) return ca.status();
     material.ca = *std::move(ca);
   }
   if (!options.tls_cert_file.empty()) {
     absl::StatusOr<std::string> cert =
-        ReadPem("tls_cert_file", options.tls_cert_file, "CERTIFICATE");
+        ReadPemFile("tls_cert_file", options.tls_cert_file, "CERTIFICATE");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem("tls_key_file", options.tls_key_file, "PRIVATE KEY");
+    absl::StatusOr<std::string> key =
+        ReadPemFile("tls_key_file", options.tls_key_file, "PRIVATE KEY");
     if (!key.ok()) return key.status();
     material.cert = *std::move(cert);
     material.key = *std::move(key);

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/credential_files.h"
 
 namespace dataloader::server {
 namespace {
@@ -27,45 +28,10 @@ namespace {
 // SERVING/NOT_SERVING.
 constexpr absl::string_view kHealthMethodPrefix = "/grpc.health.v1.Health/";
 
-// The contents of `path`, or FailedPrecondition naming `what` (the flag) and the OS error.
-absl::StatusOr<std::string> ReadFile(absl::string_view what, const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", what, " '", path, "': ", std::strerror(errno)));
-  }
-  std::string contents;
-  char buffer[4096];
-  size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof(buffer), file)) > 0) contents.append(buffer, read);
-  const bool failed = std::ferror(file) != 0;
-  const int error = errno;
-  std::fclose(file);
-  if (failed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", what, " '", path, "': ", std::strerror(error)));
-  }
-  return contents;
-}
-
-// ReadFile, plus a check that the file is PEM holding `marker` (e.g. "CERTIFICATE"): gRPC
-// itself only says that the server could not be started.
-absl::StatusOr<std::string> ReadPem(absl::string_view what, const std::string& path,
-                                    absl::string_view marker) {
-  absl::StatusOr<std::string> pem = ReadFile(what, path);
-  if (!pem.ok()) return pem;
-  if (!absl::StrContains(*pem, "-----BEGIN ") || !absl::StrContains(*pem, marker)) {
-    return absl::FailedPreconditionError(absl::StrCat(what, " '", path,
-                                                      "' is not a PEM file with a ", marker,
-                                                      " (-----BEGIN ... ", marker, "-----)"));
-  }
-  return pem;
-}
-
 // The token of `path`: its contents without surrounding whitespace. A token must be a
 // non-empty run of visible ASCII, since it travels in an HTTP/2 header.
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadFile("auth_token_file", path);
+  absl::StatusOr<std::string> contents = ReadCredentialFile("auth_token_file", path);
   if (!contents.ok()) return contents;
   const std::string token(absl::StripAsciiWhitespace(*contents));
   if (token.empty()) {
@@ -219,14 +185,15 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> CreateServerCredentials
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (has_cert) {
     absl::StatusOr<std::string> cert =
-        ReadPem("tls_cert_file", options.tls_cert_file, "CERTIFICATE");
+        ReadPemFile("tls_cert_file", options.tls_cert_file, "CERTIFICATE");
     if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadPem("tls_key_file", options.tls_key_file, "PRIVATE KEY");
+    absl::StatusOr<std::string> key =
+        ReadPemFile("tls_key_file", options.tls_key_file, "PRIVATE KEY");
     if (!key.ok()) return key.status();
     grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
     if (!options.tls_client_ca_file.empty()) {
       absl::StatusOr<std::string> ca =
-          ReadPem("tls_client_ca_file", options.tls_client_ca_file, "CERTIFICATE");
+          ReadPemFile("tls_client_ca_file", options.tls_client_ca_file, "CERTIFICATE");
       if (!ca.ok()) return ca.status();
       ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
       ssl.pem_root_certs = *std::move(ca);
