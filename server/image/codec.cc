@@ -60,15 +60,29 @@ uint8_t MulDiv255(int a, int b) {  // round(a * b / 255), as Pillow computes it.
   return static_cast<uint8_t>(((t >> 8) + t) >> 8);
 }
 
+struct JpegHeader {
+  int width = 0;
+  int height = 0;
+  int colorspace = 0;  // TJCS_*
+};
+
+absl::StatusOr<JpegHeader> ReadJpegHeader(tjhandle tj, absl::Span<const uint8_t> bytes) {
+  JpegHeader header;
+  int subsampling = 0;
+  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &header.width, &header.height,
+                          &subsampling, &header.colorspace) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad JPEG header: ", tjGetErrorStr2(tj)));
+  }
+  return header;
+}
+
 absl::StatusOr<Tensor> DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                                   const std::string& tensor_name) {
   tjhandle tj = Decompressor();
   if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
-  int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsampling,
-                          &colorspace) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("bad JPEG header: ", tjGetErrorStr2(tj)));
-  }
+  absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
+  if (!header.ok()) return header.status();
+  const int width = header->width, height = header->height, colorspace = header->colorspace;
   if (static_cast<int64_t>(width) * height > options.max_pixels) {
     return TooManyPixels(width, height, options.max_pixels);
   }
@@ -144,12 +158,10 @@ absl::StatusOr<ImageInfo> ReadImageInfo(absl::Span<const uint8_t> bytes) {
   if (StartsWith(bytes, "\xff\xd8\xff", 3)) {
     tjhandle tj = Decompressor();
     if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
-    int width = 0, height = 0, subsampling = 0, colorspace = 0;
-    if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsampling,
-                            &colorspace) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad JPEG header: ", tjGetErrorStr2(tj)));
-    }
-    return ImageInfo{.format = ImageFormat::kJpeg, .width = width, .height = height};
+    absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
+    if (!header.ok()) return header.status();
+    return ImageInfo{
+        .format = ImageFormat::kJpeg, .width = header->width, .height = header->height};
   }
   if (StartsWith(bytes, kPngMagic, sizeof kPngMagic)) {
     std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(0));
