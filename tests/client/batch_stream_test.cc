@@ -28,6 +28,7 @@
 #include "core/runtime.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/data_loader_service.h"
 #include "server/server_config.h"
@@ -381,6 +382,20 @@ TEST(ClientBinaryTest, SigtermDrainsEndsLateStreamsUnavailableAndExitsZero) {
   ASSERT_TRUE(reader->Read(&batch));
   int exit_code = -2;
   std::thread terminator([&] { exit_code = server.Terminate(); });
+  // While it drains, the server reports NOT_SERVING (so balancers and probes stop sending).
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckResponse::ServingStatus serving =
+      grpc::health::v1::HealthCheckResponse::SERVING;
+  for (int attempt = 0; attempt < 200 && serving == grpc::health::v1::HealthCheckResponse::SERVING;
+       ++attempt) {
+    grpc::ClientContext health_context;
+    health_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckResponse response;
+    if (health->Check(&health_context, {}, &response).ok()) serving = response.status();
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_EQ(serving, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   int batches = 1;
   // A slow reader: 313 batches at 20 ms each outlast the 1 s drain deadline.
   while (reader->Read(&batch)) {
