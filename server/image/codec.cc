@@ -76,8 +76,8 @@ absl::StatusOr<JpegHeader> ReadJpegHeader(tjhandle tj, absl::Span<const uint8_t>
   return header;
 }
 
-absl::StatusOr<Tensor> DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
-                                  const std::string& tensor_name) {
+absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
+                        Tensor& image) {
   tjhandle tj = Decompressor();
   if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
   absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
@@ -91,9 +91,12 @@ absl::StatusOr<Tensor> DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeO
   const int out_height = ScaledDimension(height, scale);
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
 
-  Tensor image{
-      .name = tensor_name, .dtype = DType::kUint8, .shape = {out_height, out_width, 3}, .data = {}};
-  std::vector<uint8_t> decoded(static_cast<size_t>(out_width) * out_height * (cmyk ? 4 : 3));
+  image.dtype = DType::kUint8;
+  image.shape = {out_height, out_width, 3};
+  // RGB decodes straight into the tensor (reusing its capacity); CMYK goes through a buffer.
+  std::vector<uint8_t> cmyk_buffer;
+  std::vector<uint8_t>& decoded = cmyk ? cmyk_buffer : image.data;
+  decoded.resize(static_cast<size_t>(out_width) * out_height * (cmyk ? 4 : 3));
   // Warnings (a truncated or damaged stream libjpeg would pad with gray) are errors: a sample
   // must be the file's real pixels or fail. LIMITSCANS guards against progressive-scan bombs.
   const int flags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
@@ -101,10 +104,7 @@ absl::StatusOr<Tensor> DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeO
                     cmyk ? TJPF_CMYK : TJPF_RGB, flags) != 0) {
     return absl::InvalidArgumentError(absl::StrCat("cannot decode JPEG: ", tjGetErrorStr2(tj)));
   }
-  if (!cmyk) {
-    image.data = std::move(decoded);
-    return image;
-  }
+  if (!cmyk) return absl::OkStatus();
   // CMYK JPEGs are Adobe's, which store inverted values; converted like Pillow does
   // (R = (255 - K) - C * (255 - K) / 255 on the un-inverted C and K).
   image.data.resize(static_cast<size_t>(out_width) * out_height * 3);
@@ -116,15 +116,15 @@ absl::StatusOr<Tensor> DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeO
       out[3 * i + c] = static_cast<uint8_t>(nk - MulDiv255(255 - in[4 * i + c], nk));
     }
   }
-  return image;
+  return absl::OkStatus();
 }
 
 struct SpngDeleter {
   void operator()(spng_ctx* ctx) const { spng_ctx_free(ctx); }
 };
 
-absl::StatusOr<Tensor> DecodePng(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
-                                 const std::string& tensor_name) {
+absl::Status DecodePng(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
+                       Tensor& image) {
   std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(0));
   if (ctx == nullptr) return absl::InternalError("libspng: cannot create a decoder");
   auto failed = [](const char* what, int code) {
@@ -143,12 +143,12 @@ absl::StatusOr<Tensor> DecodePng(absl::Span<const uint8_t> bytes, const DecodeOp
   size_t size = 0;
   if (int rc = spng_decoded_image_size(ctx.get(), SPNG_FMT_RGB8, &size); rc != 0)
     return failed("cannot decode PNG", rc);
-  Tensor image{
-      .name = tensor_name, .dtype = DType::kUint8, .shape = {height, width, 3}, .data = {}};
+  image.dtype = DType::kUint8;
+  image.shape = {height, width, 3};
   image.data.resize(size);
   if (int rc = spng_decode_image(ctx.get(), image.data.data(), size, SPNG_FMT_RGB8, 0); rc != 0)
     return failed("cannot decode PNG", rc);
-  return image;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -202,12 +202,19 @@ int ScaledDimension(int dimension, JpegScale scale) {
                           scale.denom);
 }
 
-absl::StatusOr<Tensor> DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
-                                   const std::string& tensor_name) {
+absl::Status DecodeImageInto(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
+                             Tensor& image) {
   absl::StatusOr<ImageInfo> info = ReadImageInfo(bytes);
   if (!info.ok()) return info.status();
-  if (info->format == ImageFormat::kJpeg) return DecodeJpeg(bytes, options, tensor_name);
-  return DecodePng(bytes, options, tensor_name);
+  if (info->format == ImageFormat::kJpeg) return DecodeJpeg(bytes, options, image);
+  return DecodePng(bytes, options, image);
+}
+
+absl::StatusOr<Tensor> DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
+                                   const std::string& tensor_name) {
+  Tensor image{.name = tensor_name, .dtype = DType::kUint8, .shape = {}, .data = {}};
+  if (absl::Status decoded = DecodeImageInto(bytes, options, image); !decoded.ok()) return decoded;
+  return image;
 }
 
 }  // namespace dataloader::server::image

@@ -60,6 +60,11 @@ int ScaledDimension(int dimension, JpegScale scale);
 // images over the pixel limit.
 absl::StatusOr<Tensor> DecodeImage(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                                    const std::string& tensor_name = "image");
+// As DecodeImage, into `image` (its dtype, shape and data are replaced; its name kept). The
+// data's capacity is reused: an op that decodes an intermediate image per sample into one
+// buffer per thread skips the allocation, page faults and zero-fill of a new one each time.
+absl::Status DecodeImageInto(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
+                             Tensor& image);
 
 }  // namespace dataloader::server::image
 

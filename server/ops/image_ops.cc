@@ -43,6 +43,10 @@ using image::ResizeFilter;
 constexpr uint64_t kCropSalt = 0x52524352;  // "RRCR"
 constexpr uint64_t kFlipSalt = 0x464C4950;  // "FLIP"
 
+// A pool thread keeps its decode buffer between samples up to this size (a 4096 x 4096 RGB
+// image); a larger image's buffer is freed after use, so memory stays bounded by threads.
+constexpr size_t kMaxScratchBytes = size_t{48} << 20;
+
 absl::Status ArgError(const std::string& op, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("op '", op, "': ", what));
 }
@@ -369,8 +373,12 @@ class DecodeRandomResizedCropOp final : public Op {
       decode.min_width = image::ScaledDimension(info->width, scale);
       decode.min_height = image::ScaledDimension(info->height, scale);
     }
-    absl::StatusOr<Tensor> decoded = image::DecodeImage(encoded->data, decode, options_.output);
-    if (!decoded.ok()) return SampleError(sample, kName, decoded.status());
+    // The full decode is only an intermediate: one buffer per pool thread, reused.
+    thread_local Tensor scratch;
+    Tensor* decoded = &scratch;
+    if (absl::Status ok = image::DecodeImageInto(encoded->data, decode, scratch); !ok.ok()) {
+      return SampleError(sample, kName, ok);
+    }
     encoded->data = {};  // The encoded bytes are no longer needed.
 
     // The crop in the decoded image's coordinates.
@@ -384,6 +392,9 @@ class DecodeRandomResizedCropOp final : public Op {
     scaled.height = std::min(scaled.height, image::ImageHeight(*decoded) - scaled.y);
     Tensor out =
         image::ResizeRegion(*decoded, scaled, options_.width, options_.height, options_.filter);
+    out.name = options_.output;
+    // Keep the scratch for the next sample unless an unusually large image grew it.
+    if (scratch.data.capacity() > kMaxScratchBytes) scratch.data = {};
     SampleRandom flip_random(sample.seed, kFlipSalt);
     if (flip_random.Uniform() < options_.flip) image::FlipHorizontal(out);
     sample.tensors.push_back(std::move(out));
