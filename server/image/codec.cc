@@ -151,11 +151,20 @@ absl::Status DecodePng(absl::Span<const uint8_t> bytes, const DecodeOptions& opt
   return absl::OkStatus();
 }
 
+// The format from the magic bytes alone (the decoders then read the header once).
+absl::StatusOr<ImageFormat> DetectFormat(absl::Span<const uint8_t> bytes) {
+  if (bytes.empty()) return absl::InvalidArgumentError("empty file (0 bytes)");
+  if (StartsWith(bytes, "\xff\xd8\xff", 3)) return ImageFormat::kJpeg;
+  if (StartsWith(bytes, kPngMagic, sizeof kPngMagic)) return ImageFormat::kPng;
+  return absl::InvalidArgumentError(DescribeUnknown(bytes));
+}
+
 }  // namespace
 
 absl::StatusOr<ImageInfo> ReadImageInfo(absl::Span<const uint8_t> bytes) {
-  if (bytes.empty()) return absl::InvalidArgumentError("empty file (0 bytes)");
-  if (StartsWith(bytes, "\xff\xd8\xff", 3)) {
+  absl::StatusOr<ImageFormat> format = DetectFormat(bytes);
+  if (!format.ok()) return format.status();
+  if (*format == ImageFormat::kJpeg) {
     tjhandle tj = Decompressor();
     if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
     absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
@@ -163,19 +172,16 @@ absl::StatusOr<ImageInfo> ReadImageInfo(absl::Span<const uint8_t> bytes) {
     return ImageInfo{
         .format = ImageFormat::kJpeg, .width = header->width, .height = header->height};
   }
-  if (StartsWith(bytes, kPngMagic, sizeof kPngMagic)) {
-    std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(0));
-    if (ctx == nullptr) return absl::InternalError("libspng: cannot create a decoder");
-    spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
-    spng_ihdr header{};
-    if (int rc = spng_get_ihdr(ctx.get(), &header); rc != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad PNG header: ", spng_strerror(rc)));
-    }
-    return ImageInfo{.format = ImageFormat::kPng,
-                     .width = static_cast<int>(header.width),
-                     .height = static_cast<int>(header.height)};
+  std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(0));
+  if (ctx == nullptr) return absl::InternalError("libspng: cannot create a decoder");
+  spng_set_png_buffer(ctx.get(), bytes.data(), bytes.size());
+  spng_ihdr header{};
+  if (int rc = spng_get_ihdr(ctx.get(), &header); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad PNG header: ", spng_strerror(rc)));
   }
-  return absl::InvalidArgumentError(DescribeUnknown(bytes));
+  return ImageInfo{.format = ImageFormat::kPng,
+                   .width = static_cast<int>(header.width),
+                   .height = static_cast<int>(header.height)};
 }
 
 JpegScale ChooseJpegScale(int width, int height, int min_width, int min_height) {
@@ -204,9 +210,9 @@ int ScaledDimension(int dimension, JpegScale scale) {
 
 absl::Status DecodeImageInto(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                              Tensor& image) {
-  absl::StatusOr<ImageInfo> info = ReadImageInfo(bytes);
-  if (!info.ok()) return info.status();
-  if (info->format == ImageFormat::kJpeg) return DecodeJpeg(bytes, options, image);
+  absl::StatusOr<ImageFormat> format = DetectFormat(bytes);
+  if (!format.ok()) return format.status();
+  if (*format == ImageFormat::kJpeg) return DecodeJpeg(bytes, options, image);
   return DecodePng(bytes, options, image);
 }
 
