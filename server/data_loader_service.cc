@@ -218,7 +218,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
         point.set_epoch(request_.epoch());
         point.set_seed(request_.seed());
         point.set_next_sequence(static_cast<uint64_t>(sequence + 1));
-        wire_ = EncodeBatch(std::move(**next), EncodeResumeToken(point)).bytes;
+        wire_ = EncodeBatch(std::move(**next), EncodeResumeToken(point));
         write_in_flight_ = true;
         write = true;
       }

@@ -40,7 +40,7 @@ grpc::Slice OwningSlice(std::string&& data) {
 
 }  // namespace
 
-EncodedBatch EncodeBatch(CollatedBatch&& batch, const std::string& resume_token) {
+grpc::ByteBuffer EncodeBatch(CollatedBatch&& batch, const std::string& resume_token) {
   // Everything but the tensors goes through protobuf.
   v1::Batch meta;
   meta.set_sequence(static_cast<uint64_t>(batch.sequence));
@@ -49,7 +49,6 @@ EncodedBatch EncodeBatch(CollatedBatch&& batch, const std::string& resume_token)
   meta.set_resume_token(resume_token);
   std::string header = meta.SerializeAsString();
 
-  EncodedBatch encoded;
   std::vector<grpc::Slice> slices;
   for (BatchTensor& tensor : batch.tensors) {
     v1::Tensor fields;  // The tensor without its data.
@@ -66,12 +65,10 @@ EncodedBatch EncodeBatch(CollatedBatch&& batch, const std::string& resume_token)
     AppendVarint(header, data_size);
     slices.push_back(OwningSlice(std::move(header)));
     header.clear();
-    encoded.payload_bytes += data_size;
     if (data_size > 0) slices.push_back(OwningSlice(std::move(tensor.data)));
   }
   if (!header.empty()) slices.push_back(OwningSlice(std::move(header)));
-  encoded.bytes = grpc::ByteBuffer(slices.data(), slices.size());
-  return encoded;
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 }  // namespace dataloader::server

@@ -17,13 +17,8 @@
 
 namespace dataloader::server {
 
-struct EncodedBatch {
-  grpc::ByteBuffer bytes;
-  size_t payload_bytes = 0;  // Sum of the tensors' data sizes.
-};
-
 // Consumes `batch` (its tensor buffers move into the slices).
-EncodedBatch EncodeBatch(CollatedBatch&& batch, const std::string& resume_token);
+grpc::ByteBuffer EncodeBatch(CollatedBatch&& batch, const std::string& resume_token);
 
 }  // namespace dataloader::server
 
