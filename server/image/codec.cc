@@ -37,16 +37,31 @@ std::string DescribeUnknown(absl::Span<const uint8_t> bytes) {
 }
 
 // One TurboJPEG decompressor per thread: creating one allocates libjpeg's state, and a
-// handle must not be used by two threads at once.
-tjhandle Decompressor() {
-  struct Handle {
-    tjhandle handle = tjInitDecompress();
-    ~Handle() {
-      if (handle != nullptr) tjDestroy(handle);
-    }
-  };
-  thread_local Handle decompressor;
-  return decompressor.handle;
+// handle must not be used by two threads at once. A failed call can leave the handle's
+// libjpeg state half-way through a stream (libjpeg-turbo 2.1 does not reset it on every error
+// path), and the next image on that thread then fails with errors about tables it never had
+// ("Bogus Huffman table definition", "Bogus DQT index"): so a handle that reported an error is
+// destroyed, and the thread's next decode gets a fresh one.
+class ThreadDecompressor {
+ public:
+  ~ThreadDecompressor() { Discard(); }
+  // Null only if libjpeg-turbo cannot allocate a handle.
+  tjhandle Get() {
+    if (handle_ == nullptr) handle_ = tjInitDecompress();
+    return handle_;
+  }
+  void Discard() {
+    if (handle_ != nullptr) tjDestroy(handle_);
+    handle_ = nullptr;
+  }
+
+ private:
+  tjhandle handle_ = nullptr;
+};
+
+ThreadDecompressor& Decompressor() {
+  thread_local ThreadDecompressor decompressor;
+  return decompressor;
 }
 
 absl::Status TooManyPixels(int width, int height, int64_t max_pixels) {
@@ -66,22 +81,26 @@ struct JpegHeader {
   int colorspace = 0;  // TJCS_*
 };
 
-absl::StatusOr<JpegHeader> ReadJpegHeader(tjhandle tj, absl::Span<const uint8_t> bytes) {
+absl::StatusOr<JpegHeader> ReadJpegHeader(absl::Span<const uint8_t> bytes) {
+  tjhandle tj = Decompressor().Get();
+  if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
   JpegHeader header;
   int subsampling = 0;
   if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &header.width, &header.height,
                           &subsampling, &header.colorspace) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("bad JPEG header: ", tjGetErrorStr2(tj)));
+    absl::Status error =
+        absl::InvalidArgumentError(absl::StrCat("bad JPEG header: ", tjGetErrorStr2(tj)));
+    Decompressor().Discard();
+    return error;
   }
   return header;
 }
 
 absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& options,
                         Tensor& image) {
-  tjhandle tj = Decompressor();
-  if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
-  absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
+  absl::StatusOr<JpegHeader> header = ReadJpegHeader(bytes);
   if (!header.ok()) return header.status();
+  tjhandle tj = Decompressor().Get();
   const int width = header->width, height = header->height, colorspace = header->colorspace;
   if (static_cast<int64_t>(width) * height > options.max_pixels) {
     return TooManyPixels(width, height, options.max_pixels);
@@ -102,7 +121,10 @@ absl::Status DecodeJpeg(absl::Span<const uint8_t> bytes, const DecodeOptions& op
   const int flags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
   if (tjDecompress2(tj, bytes.data(), bytes.size(), decoded.data(), out_width, 0, out_height,
                     cmyk ? TJPF_CMYK : TJPF_RGB, flags) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot decode JPEG: ", tjGetErrorStr2(tj)));
+    absl::Status error =
+        absl::InvalidArgumentError(absl::StrCat("cannot decode JPEG: ", tjGetErrorStr2(tj)));
+    Decompressor().Discard();
+    return error;
   }
   if (!cmyk) return absl::OkStatus();
   // CMYK JPEGs are Adobe's, which store inverted values; converted like Pillow does
@@ -165,9 +187,7 @@ absl::StatusOr<ImageInfo> ReadImageInfo(absl::Span<const uint8_t> bytes) {
   absl::StatusOr<ImageFormat> format = DetectFormat(bytes);
   if (!format.ok()) return format.status();
   if (*format == ImageFormat::kJpeg) {
-    tjhandle tj = Decompressor();
-    if (tj == nullptr) return absl::InternalError("libjpeg-turbo: cannot create a decompressor");
-    absl::StatusOr<JpegHeader> header = ReadJpegHeader(tj, bytes);
+    absl::StatusOr<JpegHeader> header = ReadJpegHeader(bytes);
     if (!header.ok()) return header.status();
     return ImageInfo{
         .format = ImageFormat::kJpeg, .width = header->width, .height = header->height};

@@ -99,6 +99,48 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// A failed decode must leave nothing behind on its thread: libjpeg-turbo's handle is reused
+// per thread, and a truncated JPEG used to leave it in a state where every later JPEG on that
+// thread failed ("Bogus Huffman table definition"), across streams and pipelines.
+TEST(DecodeTest, EveryBadFileKindLeavesTheThreadAbleToDecodeGoodFiles) {
+  const std::vector<std::string> bad = {"truncated.jpg",    "corrupt.jpg",     "zero_bytes.jpg",
+                                        "not_an_image.jpg", "unsupported.gif", "truncated.png",
+                                        "bomb.jpg",         "bomb.png"};
+  const std::vector<std::string> good = {"rgb_420.jpg", "rgb_444.jpg", "progressive.jpg",
+                                         "gray.jpg",    "cmyk.jpg",    "rgb.png"};
+  for (const std::string& bad_name : bad) {
+    // Twice: both the full-size path and the DCT-scaled path of the training op.
+    EXPECT_FALSE(DecodeImage(ReadBytes(bad_name), {}).ok()) << bad_name;
+    EXPECT_FALSE(DecodeImage(ReadBytes(bad_name), {.min_width = 8, .min_height = 8}).ok());
+    for (const std::string& good_name : good) {
+      absl::StatusOr<ImageInfo> info = ReadImageInfo(ReadBytes(good_name));
+      ASSERT_TRUE(info.ok()) << good_name << " after " << bad_name << ": " << info.status();
+      absl::StatusOr<Tensor> decoded = DecodeImage(ReadBytes(good_name), {});
+      ASSERT_TRUE(decoded.ok()) << good_name << " after " << bad_name << ": " << decoded.status();
+      EXPECT_EQ(MaxAbsDiff(*decoded, ReadPpm(good_name + ".ref.ppm")), 0)
+          << good_name << " after " << bad_name;
+    }
+  }
+}
+
+// Real photos are truncated anywhere: in the tables, the header, the scan. Each cut of a
+// baseline and a progressive JPEG fails alone and the next good file decodes exactly.
+TEST(DecodeTest, AJpegTruncatedAnywhereLeavesNothingBehind) {
+  const Tensor reference = ReadPpm("rgb_420.jpg.ref.ppm");
+  const std::vector<uint8_t> good = ReadBytes("rgb_420.jpg");
+  for (const std::string name : {"rgb_420.jpg", "progressive.jpg"}) {
+    const std::vector<uint8_t> whole = ReadBytes(name);
+    for (size_t cut = 3; cut < whole.size(); cut += 5) {
+      const std::vector<uint8_t> truncated(whole.begin(), whole.begin() + cut);
+      EXPECT_FALSE(DecodeImage(truncated, {}).ok()) << name << " cut at " << cut;
+      absl::StatusOr<Tensor> decoded = DecodeImage(good, {});
+      ASSERT_TRUE(decoded.ok()) << "after " << name << " cut at " << cut << ": "
+                                << decoded.status();
+      ASSERT_EQ(MaxAbsDiff(*decoded, reference), 0) << "after " << name << " cut at " << cut;
+    }
+  }
+}
+
 TEST(DecodeTest, PixelLimitIsConfigurable) {
   absl::StatusOr<Tensor> small = DecodeImage(ReadBytes("rgb.png"), {.max_pixels = 61 * 45 - 1});
   EXPECT_THAT(small.status().message(), HasSubstr("61x45 = 2745 pixels, over the limit of 2744"));
