@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "proto/grpc_status.h"
+#include "rpc/grpc_status.h"
 
 namespace dataloader::client {
 

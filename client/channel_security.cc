@@ -20,7 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "proto/credential_files.h"
+#include "rpc/credential_files.h"
 
 namespace dataloader::client {
 namespace {

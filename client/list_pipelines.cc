@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "dataloader/v1/data_loader.grpc.pb.h"
-#include "proto/grpc_status.h"
+#include "rpc/grpc_status.h"
 
 namespace dataloader::client {
 

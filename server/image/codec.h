@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/sample.h"
+#include "server/pipeline/sample.h"
 
 namespace dataloader::server::image {
 

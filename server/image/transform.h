@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/sample.h"
-#include "server/sample_random.h"
+#include "server/pipeline/sample.h"
+#include "server/pipeline/sample_random.h"
 
 namespace dataloader::server::image {
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "server/op.h"
+#include "server/ops/op.h"
 
 namespace dataloader::server {
 namespace {

@@ -29,8 +29,8 @@
 #include "absl/strings/str_split.h"
 #include "server/image/codec.h"
 #include "server/image/transform.h"
-#include "server/op.h"
-#include "server/sample_random.h"
+#include "server/ops/op.h"
+#include "server/pipeline/sample_random.h"
 
 namespace dataloader::server {
 namespace {

@@ -22,9 +22,9 @@
 #include "core/cancellation.h"
 #include "core/event_loop.h"
 #include "core/stage_function.h"
-#include "server/epoch_plan.h"
-#include "server/op.h"
-#include "server/server_config.h"
+#include "server/ops/op.h"
+#include "server/pipeline/epoch_plan.h"
+#include "server/service/server_config.h"
 
 ABSL_FLAG(std::string, config, "", "Text-format dataloader.v1.ServerConfig file.");
 ABSL_FLAG(std::string, pipeline, "", "The pipeline whose stages to run.");

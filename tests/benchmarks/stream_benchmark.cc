@@ -24,9 +24,9 @@
 #include "benchmark/benchmark.h"
 #include "client/batch_stream.h"
 #include "core/runtime.h"
-#include "server/malloc_tuning.h"
-#include "server/stream_pipeline.h"
-#include "tests/server/in_process_server.h"
+#include "server/pipeline/stream_pipeline.h"
+#include "server/service/malloc_tuning.h"
+#include "tests/server/service/in_process_server.h"
 
 namespace dataloader {
 namespace {

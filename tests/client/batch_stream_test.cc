@@ -30,10 +30,10 @@
 #include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "server/data_loader_service.h"
-#include "server/server_config.h"
+#include "server/service/data_loader_service.h"
+#include "server/service/server_config.h"
 #include "tests/client/subprocess.h"
-#include "tests/server/in_process_server.h"
+#include "tests/server/service/in_process_server.h"
 
 namespace dataloader::client {
 namespace {

@@ -1,0 +1,20 @@
+// Copyright 2026 The dataloader Authors.
+
+#include "rpc/grpc_status.h"
+
+#include <string>
+
+namespace dataloader {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::string_view(status.error_message()));
+}
+
+}  // namespace dataloader

@@ -1,0 +1,102 @@
+// Copyright 2026 The dataloader Authors.
+//
+// BuildStreamPipeline: the core pipeline behind one StreamBatches stream.
+//
+//   source: the positions of this shard's batches from `start_sequence` on (EpochPlan), each
+//           batch's samples followed by an end-of-batch marker
+//   load:   the dataset's sample (synthetic for now), seeded with SampleSeed(seed, epoch, index)
+//   ops:    the configured stages (sync on the pool, async on the loop), markers pass through
+//   group:  samples up to their marker → one batch (concurrency 1, cheap moves)
+//   collate:the samples' tensors stacked into contiguous [batch, ...] tensors
+//
+// Batches are exact: batch k holds the samples of plan batch k, in plan order, whatever the
+// stage concurrency, as long as every stage keeps input order (the default here). A sample
+// that fails is dropped from its batch (its id is absent from sample_ids) and counted
+// against the failure budgets; batches never shift. Starting at `start_sequence` computes
+// nothing for the batches before it (resume).
+#ifndef SERVER_PIPELINE_STREAM_PIPELINE_H_
+#define SERVER_PIPELINE_STREAM_PIPELINE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/pipeline.h"
+#include "core/pipeline_options.h"
+#include "core/runtime.h"
+#include "server/ops/op.h"
+#include "server/pipeline/dataset.h"
+#include "server/pipeline/sample.h"
+
+namespace dataloader::server {
+
+struct StageDefinition {
+  std::string name{};  // Stats and errors; default: the op's name.
+  std::string op{};    // In OpRegistry::Default().
+  std::map<std::string, std::string> args{};
+  int concurrency = 1;
+  OutputOrder output_order = OutputOrder::kInput;
+  int64_t max_failures = kUnlimitedFailures;
+};
+
+// A named pipeline as the server config describes it.
+struct PipelineDefinition {
+  std::string name{};
+  std::string description{};
+  std::shared_ptr<const Dataset> dataset{};  // Required; shared by all streams.
+  std::vector<StageDefinition> stages{};
+  int64_t batch_size = 32;
+  bool drop_last = false;
+  bool shuffle = true;
+  int load_concurrency = 2;  // Samples loaded at once.
+  int sink_buffer = 4;       // Finished batches buffered per stream.
+  int64_t max_failures = kUnlimitedFailures;
+  // Identifies the config (resume tokens of another config are refused).
+  uint64_t config_fingerprint = 0;
+};
+
+// What one stream asks for (validated by the caller against the request's fields).
+struct StreamRequest {
+  int64_t shard_index = 0;
+  int64_t shard_count = 1;
+  uint64_t epoch = 0;
+  uint64_t seed = 0;
+  int64_t start_sequence = 0;  // First batch to produce (resume).
+  int64_t max_batches = 0;     // 0: to the end of the epoch.
+};
+
+struct BatchTensor {
+  std::string name{};
+  DType dtype = DType::kUint8;
+  std::vector<int64_t> shape{};  // Leading dimension: samples in this batch.
+  std::string data{};            // C order; a std::string so the wire message can take it.
+};
+
+struct CollatedBatch {
+  int64_t sequence = 0;
+  uint64_t epoch = 0;
+  std::vector<int64_t> sample_ids{};
+  std::vector<BatchTensor> tensors{};
+};
+
+// Checks the definition (ops exist and take their arguments, sizes are valid): the server
+// calls it for every pipeline at start-up so a bad config fails before serving.
+absl::Status ValidatePipelineDefinition(const PipelineDefinition& definition,
+                                        const OpRegistry& registry = OpRegistry::Default());
+
+// Builds the stream's pipeline, not started, on the shared `runtime`. InvalidArgument names
+// a bad request field or definition value.
+absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
+    const PipelineDefinition& definition, const StreamRequest& request, Runtime& runtime,
+    const OpRegistry& registry = OpRegistry::Default());
+
+// Batches in the stream for `request` (what an uninterrupted stream from sequence 0 yields).
+absl::StatusOr<int64_t> BatchesPerShard(const PipelineDefinition& definition,
+                                        const StreamRequest& request);
+
+}  // namespace dataloader::server
+
+#endif  // SERVER_PIPELINE_STREAM_PIPELINE_H_

@@ -1,0 +1,148 @@
+// Copyright 2026 The dataloader Authors.
+//
+// The generic ops and the op registry, through the registry as a config would use them.
+#include "server/ops/op.h"
+
+#include <atomic>
+#include <cstring>
+#include <latch>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "core/cancellation.h"
+#include "core/event_loop.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/pipeline/synthetic_dataset.h"
+
+namespace dataloader::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+class OpTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Op> Make(const std::string& name, std::map<std::string, std::string> args) {
+    absl::StatusOr<std::unique_ptr<Op>> op = OpRegistry::Default().Create(name, std::move(args));
+    EXPECT_TRUE(op.ok()) << op.status();
+    return op.ok() ? *std::move(op) : nullptr;
+  }
+  absl::StatusOr<Sample> Run(const Op& op, Sample sample) {
+    return op.Run(std::move(sample), TaskContext(token_, loop_, stage_));
+  }
+  Sample Image(int64_t index, int64_t h = 2, int64_t w = 3, int64_t c = 3) {
+    auto dataset = SyntheticImageDataset::Create(
+        {.num_samples = 100, .height = h, .width = w, .channels = c, .num_classes = 10});
+    EXPECT_TRUE(dataset.ok());
+    return *dataset->Load(index, /*sample_seed=*/1234 + index);
+  }
+
+  CancellationToken token_;
+  EventLoop loop_;
+  std::string stage_ = "test";
+};
+
+TEST_F(OpTest, RegistryNamesUnknownOpsAndArguments) {
+  absl::Status unknown = OpRegistry::Default().Create("rezise", {}).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(unknown));
+  EXPECT_THAT(unknown.message(),
+              HasSubstr("unknown op 'rezise' (known: cast, center_crop, cpu_cost"));
+  absl::Status typo = OpRegistry::Default().Create("latency", {{"milis", "3"}}).status();
+  EXPECT_THAT(typo.message(), HasSubstr("op 'latency': unknown argument(s) 'milis'"));
+  absl::Status bad = OpRegistry::Default().Create("cpu_cost", {{"micros", "fast"}}).status();
+  EXPECT_THAT(bad.message(),
+              HasSubstr("op 'cpu_cost': argument 'micros' must be an integer, got 'fast'"));
+  absl::Status missing = OpRegistry::Default().Create("cast", {}).status();
+  EXPECT_THAT(missing.message(), HasSubstr("op 'cast': missing required argument 'dtype'"));
+}
+
+TEST_F(OpTest, SyntheticSamplesAreDeterministicAndLabeled) {
+  Sample a = Image(7), b = Image(7), c = Image(8);
+  EXPECT_EQ(a.tensors[0].data, b.tensors[0].data);
+  EXPECT_NE(a.tensors[0].data, c.tensors[0].data);
+  EXPECT_EQ(a.tensors[0].shape, (std::vector<int64_t>{2, 3, 3}));
+  int64_t label = 0;
+  std::memcpy(&label, a.tensors[1].data.data(), 8);
+  EXPECT_EQ(label, 7);
+  auto dataset = SyntheticImageDataset::Create({.num_samples = 5});
+  EXPECT_TRUE(absl::IsOutOfRange(dataset->Load(5, 0).status()));
+  EXPECT_THAT(SyntheticImageDataset::Create({.height = 0}).status().message(),
+              HasSubstr("height must be >= 1, got 0"));
+}
+
+TEST_F(OpTest, NormalizeComputesPerChannelValuesInChw) {
+  auto op = Make("normalize", {{"mean", "0.5,0.25,0"}, {"std", "0.5,0.25,1"}, {"layout", "chw"}});
+  Sample sample = Image(3);
+  const std::vector<uint8_t> pixels = sample.tensors[0].data;
+  absl::StatusOr<Sample> out = Run(*op, std::move(sample));
+  ASSERT_TRUE(out.ok()) << out.status();
+  const Tensor& image = out->tensors[0];
+  EXPECT_EQ(image.dtype, DType::kFloat32);
+  EXPECT_EQ(image.shape, (std::vector<int64_t>{3, 2, 3}));
+  const float* values = reinterpret_cast<const float*>(image.data.data());
+  const float mean[] = {0.5f, 0.25f, 0}, std[] = {0.5f, 0.25f, 1};
+  for (int y = 0; y < 2; ++y) {
+    for (int x = 0; x < 3; ++x) {
+      for (int k = 0; k < 3; ++k) {
+        const float expected = (pixels[(y * 3 + x) * 3 + k] / 255.0f - mean[k]) / std[k];
+        EXPECT_NEAR(values[(k * 2 + y) * 3 + x], expected, 1e-5);
+      }
+    }
+  }
+}
+
+TEST_F(OpTest, NormalizeFailsTheSampleOnAWrongTensor) {
+  auto op = Make("normalize", {{"tensor", "label"}});
+  absl::Status status = Run(*op, Image(1)).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_THAT(status.message(), HasSubstr("tensor 'label' must be uint8 [H, W, C], got int64"));
+  auto missing = Make("normalize", {{"tensor", "depth"}});
+  EXPECT_TRUE(absl::IsNotFound(Run(*missing, Image(1)).status()));
+}
+
+TEST_F(OpTest, CastRoundTripsAndClamps) {
+  auto to_float = Make("cast", {{"dtype", "float32"}});
+  auto to_uint8 = Make("cast", {{"dtype", "uint8"}});
+  Sample sample = Image(5);
+  const std::vector<uint8_t> pixels = sample.tensors[0].data;
+  absl::StatusOr<Sample> as_float = Run(*to_float, std::move(sample));
+  ASSERT_TRUE(as_float.ok());
+  EXPECT_EQ(as_float->tensors[0].data.size(), pixels.size() * 4);
+  absl::StatusOr<Sample> back = Run(*to_uint8, *std::move(as_float));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->tensors[0].data, pixels);
+  EXPECT_THAT(OpRegistry::Default().Create("cast", {{"dtype", "complex64"}}).status().message(),
+              HasSubstr("unknown dtype 'complex64'"));
+}
+
+TEST_F(OpTest, RandomBrightnessDependsOnlyOnTheSampleSeed) {
+  auto op = Make("random_brightness", {{"max_delta", "40"}});
+  absl::StatusOr<Sample> first = Run(*op, Image(9));
+  absl::StatusOr<Sample> again = Run(*op, Image(9));
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(first->tensors[0].data, again->tensors[0].data);
+  Sample other_seed = Image(9);
+  other_seed.seed += 1;
+  absl::StatusOr<Sample> other = Run(*op, std::move(other_seed));
+  EXPECT_NE(first->tensors[0].data, other->tensors[0].data);
+}
+
+TEST_F(OpTest, LatencyOpCompletesOnTheLoopWithoutBlockingTheCaller) {
+  auto op = Make("latency", {{"millis", "100"}});
+  ASSERT_TRUE(op->IsAsync());
+  std::latch done(1);
+  std::atomic<int64_t> index{-1};
+  const absl::Time start = absl::Now();
+  op->Start(Image(4), Completion<Sample>([&](absl::StatusOr<Sample> sample) {
+              index = sample.ok() ? sample->index : -2;
+              done.count_down();
+            }),
+            TaskContext(token_, loop_, stage_));
+  EXPECT_EQ(index.load(), -1);  // Start returned; the completion comes later, from the loop.
+  done.wait();
+  EXPECT_EQ(index.load(), 4);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+}
+
+}  // namespace
+}  // namespace dataloader::server
