@@ -75,6 +75,12 @@ class Pipeline {
   // pipeline is running: returns within the longest running call. Returns the final status:
   // OK after a clean end, else the failure or Cancelled. Idempotent.
   absl::Status Stop() { return core_->Stop(); }
+  // Stop() for reactors and callbacks, which must never wait on user code: cancels (if not
+  // ended) and returns at once. Once no stage function, source pull or callback of this
+  // pipeline runs, it calls `done` on the event loop; from then on none runs, and `done` may
+  // destroy the pipeline (a pipeline on a shared Runtime). A call that never returns means
+  // `done` is never called. At most once per pipeline.
+  void StopAsync(absl::AnyInvocable<void()> done) { core_->StopAsync(std::move(done)); }
   // OK while running or after a clean end; the error once failed or cancelled.
   absl::Status status() const { return core_->status(); }
   // A consistent snapshot; cheap enough to call every second.

@@ -106,6 +106,31 @@ absl::Status PipelineCore::Stop() {
   return final_status;
 }
 
+void PipelineCore::StopAsync(absl::AnyInvocable<void()> done) {
+  MutexLock lock(&mu_);
+  DL_CHECK(!stop_async_done_);
+  if (state_ == State::kCreated || state_ == State::kRunning) {
+    EndLocked(State::kCancelled, absl::CancelledError("pipeline stopped before its end"));
+  }
+  stage_calls_stopped_.store(true);
+  stopping_.store(true);
+  stop_async_done_ = std::move(done);
+  MaybeFinishStopAsyncLocked();
+}
+
+void PipelineCore::MaybeFinishStopAsyncLocked() {
+  if (!stop_async_done_ || user_calls_.load() > (t_user_call_of == this ? 1 : 0)) return;
+  // On the loop, not here: Stop() destroys queued tasks (not under mu_), and `done` may
+  // destroy the pipeline, which must not happen inside one of its own calls. The loop belongs
+  // to the runtime, which outlives the pipeline; Stop() there returns at once, since nothing
+  // of this pipeline runs any more and nothing new may start.
+  runtime_.loop().Post([self = shared_from_this(), done = std::move(stop_async_done_)]() mutable {
+    self->Stop().IgnoreError();
+    done();
+  });
+  stop_async_done_ = nullptr;
+}
+
 absl::Status PipelineCore::status() const {
   MutexLock lock(&mu_);
   return state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
@@ -303,6 +328,7 @@ bool PipelineCore::BeginUserCall(CallKind kind) {
 void PipelineCore::EndUserCallLocked() {
   t_user_call_of = nullptr;
   user_calls_.fetch_sub(1);
+  MaybeFinishStopAsyncLocked();
 }
 
 void PipelineCore::EndUserCall() {

@@ -83,6 +83,9 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   // Cancels if still running, then waits until no user code of this pipeline runs; returns
   // the final status (OK after a clean end). Idempotent.
   absl::Status Stop();
+  // Cancels if still running and returns at once; once no user code of this pipeline runs,
+  // detaches it as Stop() does and calls `done` on the event loop. Once per pipeline.
+  void StopAsync(absl::AnyInvocable<void()> done);
   absl::Status status() const;
   PipelineStats Stats() const;
   // Runs `callback` once on the event loop when an item or the end is ready at the sink.
@@ -134,6 +137,8 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   enum class State { kCreated, kRunning, kFinished, kFailed, kCancelled };
 
   void FireReadyCallbacksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Posts the pending StopAsync() completion if no user call (besides the caller's own) runs.
+  void MaybeFinishStopAsyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndLocked(State state, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PipelineStats StatsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmStatsTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -157,6 +162,8 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   int64_t total_failures_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t items_emitted_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<absl::AnyInvocable<void()>> ready_callbacks_ ABSL_GUARDED_BY(mu_);
+  // StopAsync()'s `done`, until no user call runs.
+  absl::AnyInvocable<void()> stop_async_done_ ABSL_GUARDED_BY(mu_);
   // Set before Start(), then called only on the event loop thread.
   absl::AnyInvocable<void(const PipelineStats&)> stats_callback_;
   absl::Duration stats_interval_;

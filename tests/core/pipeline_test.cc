@@ -375,6 +375,56 @@ TEST(PipelineTest, StopWaitsForRunningCallsAndNoneRunAfter) {
   EXPECT_EQ(calls_after_stop.load(), 0);
 }
 
+// What a gRPC reaction uses: it must never wait for a stage call (which may take seconds, or
+// never return), yet the pipeline must be destroyed only once nothing of it runs.
+TEST(PipelineTest, StopAsyncReturnsAtOnceAndCallsDoneAfterTheLastRunningCall) {
+  auto runtime = *Runtime::Create({.num_threads = 2});
+  Event entered, release, done;
+  std::atomic<bool> call_returned{false};
+  std::atomic<bool> returned_before_done{false};
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 1000))
+                      .Pipe([&](int x) {
+                        if (x == 0) {
+                          entered.Notify();
+                          release.Wait();
+                          call_returned.store(true);
+                        }
+                        return x;
+                      })
+                      .AddSink(2)
+                      .Build({.runtime = runtime.get()});
+  ASSERT_TRUE(pipeline.ok());
+  (*pipeline)->Start();
+  ASSERT_TRUE(entered.Wait());
+  Pipeline<int>* raw = pipeline->release();
+  const absl::Time start = absl::Now();
+  raw->StopAsync([&, raw] {
+    returned_before_done.store(call_returned.load());
+    delete raw;  // Allowed: nothing of the pipeline runs any more.
+    done.Notify();
+  });
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // Did not wait for the blocked call.
+  EXPECT_FALSE(done.Wait(absl::Milliseconds(50)));
+  release.Notify();
+  ASSERT_TRUE(done.Wait());
+  EXPECT_TRUE(returned_before_done.load());
+}
+
+TEST(PipelineTest, StopAsyncOnAnIdlePipelineCallsDoneSoon) {
+  auto runtime = *Runtime::Create({.num_threads = 1});
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 10))
+                      .AddSink(2)
+                      .Build({.runtime = runtime.get()});
+  ASSERT_TRUE(pipeline.ok());
+  ASSERT_TRUE((*pipeline)->Next().ok());
+  Event done;
+  (*pipeline)->StopAsync([&] { done.Notify(); });
+  ASSERT_TRUE(done.Wait());
+  EXPECT_TRUE(absl::IsCancelled((*pipeline)->status()));
+}
+
 TEST(PipelineTest, DestroyingARunningPipelineStopsIt) {
   auto calls = std::make_shared<std::atomic<int>>(0);
   {
