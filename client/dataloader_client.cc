@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -25,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/command_line.h"
 #include "client/batch_stream.h"
 #include "client/list_pipelines.h"
 #include "client/replica_stream.h"
@@ -129,7 +129,11 @@ std::string Mismatch(const v1::Batch& batch, uint64_t index, uint64_t replicas,
   if (batch.sequence() != index / replicas) {
     return absl::StrCat(where, "sequence ", batch.sequence(), ", expected ", index / replicas);
   }
-  if (batch.sample_ids_size() == 0 && batch.tensors_size() == 0) return "";  // All failed.
+  if (batch.sample_ids_size() == 0) {
+    // Every sample of the batch failed: the stream is well-formed, but a pipeline that loses
+    // whole batches is not what --verify should call OK.
+    return absl::StrCat(where, "empty: every sample of the batch failed on the server");
+  }
   if (batch.tensors_size() != info.tensors_size()) {
     return absl::StrCat(where, batch.tensors_size(), " tensors, the pipeline lists ",
                         info.tensors_size());
@@ -171,7 +175,7 @@ int main(int argc, char** argv) {
       "[--json] [--verify]\n       dataloader_client --list [--target=HOST:PORT]\n"
       "Security: [--tls] [--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] "
       "[--tls_server_name=NAME] [--auth_token_file=FILE] [--allow_insecure]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> rest = dataloader::cli::ParseCommandLineOrExit(argc, argv);
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "'"), kExitUsage);
   std::vector<std::string> replicas;
   if (!absl::GetFlag(FLAGS_replicas).empty()) {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "cli/command_line.h"
 #include "client/security_flags.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
       "Usage: dataloader_health_probe --target=HOST:PORT [--service=NAME] [--timeout_ms=N]\n"
       "         [--tls] [--tls_ca_file=PEM] [--tls_cert_file=PEM --tls_key_file=PEM] "
       "[--tls_server_name=NAME] [--allow_insecure]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> rest = dataloader::cli::ParseCommandLineOrExit(argc, argv);
   const std::string target = absl::GetFlag(FLAGS_target);
   const std::string service = absl::GetFlag(FLAGS_service);
   const int timeout_ms = absl::GetFlag(FLAGS_timeout_ms);

@@ -1,10 +1,8 @@
 // Copyright 2026 The dataloader Authors.
 //
 // dataloader_server: serves the pipelines of a config file (or the built-in default) over
-// gRPC. See --help.
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
+// gRPC. Flags and environment become DataLoaderServerOptions; SIGTERM/SIGINT drain. See
+// --help, and --list_ops for the ops a config may use.
 #include <signal.h>
 
 #include <cstdio>
@@ -15,16 +13,15 @@
 #include <utility>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cli/command_line.h"
 #include "core/runtime.h"
-#include "server/service/data_loader_service.h"
+#include "server/ops/builtin_ops.h"
+#include "server/service/data_loader_server.h"
 #include "server/service/malloc_tuning.h"
-#include "server/service/metrics.h"
 #include "server/service/server_config.h"
 #include "server/service/server_security.h"
 
@@ -63,58 +60,20 @@ ABSL_FLAG(std::string, auth_token_file, "",
 ABSL_FLAG(bool, allow_insecure, false,
           "Serve plaintext on a non-loopback --address (env DATALOADER_ALLOW_INSECURE=true). "
           "Only on a trusted network: batches and tokens travel in clear.");
+ABSL_FLAG(bool, list_ops, false,
+          "Print the ops a config's stages may use, with their arguments (type, default, "
+          "meaning), and exit.");
 
 namespace {
 
-// Applies DATALOADER_* environment variables; command-line flags, parsed after, override them.
-bool ApplyEnvironment() {
-  auto get = [](const char* name) -> const char* { return std::getenv(name); };
-  bool ok = true;
-  auto set_int = [&](absl::Flag<int>& flag, const char* name) {
-    if (const char* value = get(name)) {
-      int parsed = 0;
-      if (!absl::SimpleAtoi(value, &parsed)) {
-        std::fprintf(stderr, "dataloader_server: %s must be an integer, got '%s'\n", name, value);
-        ok = false;
-      } else {
-        absl::SetFlag(&flag, parsed);
-      }
-    }
-  };
-  if (const char* value = get("DATALOADER_ADDRESS")) absl::SetFlag(&FLAGS_address, value);
-  if (const char* value = get("DATALOADER_CONFIG")) absl::SetFlag(&FLAGS_config, value);
-  if (const char* value = get("DATALOADER_METRICS_ADDRESS")) {
-    absl::SetFlag(&FLAGS_metrics_address, value);
-  }
-  set_int(FLAGS_threads, "DATALOADER_THREADS");
-  set_int(FLAGS_max_streams, "DATALOADER_MAX_STREAMS");
-  set_int(FLAGS_shutdown_grace_seconds, "DATALOADER_SHUTDOWN_GRACE_SECONDS");
-  const std::pair<absl::Flag<std::string>*, const char*> files[] = {
-      {&FLAGS_tls_cert_file, "DATALOADER_TLS_CERT_FILE"},
-      {&FLAGS_tls_key_file, "DATALOADER_TLS_KEY_FILE"},
-      {&FLAGS_tls_client_ca_file, "DATALOADER_TLS_CLIENT_CA_FILE"},
-      {&FLAGS_auth_token_file, "DATALOADER_AUTH_TOKEN_FILE"}};
-  for (const auto& [flag, name] : files) {
-    if (const char* value = get(name)) absl::SetFlag(flag, value);
-  }
-  if (const char* value = get("DATALOADER_ALLOW_INSECURE")) {
-    bool parsed = false;
-    if (!absl::SimpleAtob(value, &parsed)) {
-      std::fprintf(stderr,
-                   "dataloader_server: DATALOADER_ALLOW_INSECURE must be true or false, "
-                   "got '%s'\n",
-                   value);
-      ok = false;
-    } else {
-      absl::SetFlag(&FLAGS_allow_insecure, parsed);
-    }
-  }
-  return ok;
-}
+using dataloader::server::DataLoaderServer;
+using dataloader::server::DataLoaderServerOptions;
 
+// A server that cannot start was configured wrongly (flags, environment, config, files):
+// the usage exit code.
 int Fail(const std::string& message) {
   std::fprintf(stderr, "dataloader_server: %s\n", message.c_str());
-  return 2;
+  return dataloader::cli::kUsageExitCode;
 }
 
 }  // namespace
@@ -132,108 +91,94 @@ int main(int argc, char** argv) {
       "Serves data-loading pipelines over gRPC (dataloader.v1.DataLoader).\n"
       "Usage: dataloader_server [--address=HOST:PORT] [--config=FILE] [--threads=N]\n"
       "         [--tls_cert_file=PEM --tls_key_file=PEM [--tls_client_ca_file=PEM]]\n"
-      "         [--auth_token_file=FILE] [--allow_insecure]");
-  if (!ApplyEnvironment()) return 2;
-  absl::ParseCommandLine(argc, argv);
+      "         [--auth_token_file=FILE] [--allow_insecure]\n"
+      "       dataloader_server --list_ops");
+  if (!dataloader::cli::ApplyEnvironment(
+          "dataloader_server", {{"address", "DATALOADER_ADDRESS"},
+                                {"config", "DATALOADER_CONFIG"},
+                                {"threads", "DATALOADER_THREADS"},
+                                {"max_streams", "DATALOADER_MAX_STREAMS"},
+                                {"shutdown_grace_seconds", "DATALOADER_SHUTDOWN_GRACE_SECONDS"},
+                                {"metrics_address", "DATALOADER_METRICS_ADDRESS"},
+                                {"tls_cert_file", "DATALOADER_TLS_CERT_FILE"},
+                                {"tls_key_file", "DATALOADER_TLS_KEY_FILE"},
+                                {"tls_client_ca_file", "DATALOADER_TLS_CLIENT_CA_FILE"},
+                                {"auth_token_file", "DATALOADER_AUTH_TOKEN_FILE"},
+                                {"allow_insecure", "DATALOADER_ALLOW_INSECURE"}})) {
+    return dataloader::cli::kUsageExitCode;
+  }
+  std::vector<char*> rest = dataloader::cli::ParseCommandLineOrExit(argc, argv);
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "dataloader_server: unexpected argument '%s'\n", rest[1]);
+    return dataloader::cli::kUsageExitCode;
+  }
+
+  // The ops configs may use: the built-in ones. A binary with ops of its own registers them
+  // here too (examples/custom_op_server.cc).
+  dataloader::server::OpRegistry ops;
+  if (absl::Status status = dataloader::server::RegisterBuiltinOps(ops); !status.ok()) {
+    return Fail(status.ToString());
+  }
+  if (absl::GetFlag(FLAGS_list_ops)) {
+    std::printf("%s", ops.Catalogue().c_str());
+    return 0;
+  }
   dataloader::DisableMutexDeadlockDetection();
   dataloader::server::TuneMallocForBatches();
-  // Before the pipelines are probed: a bad certificate path should not take that long to see.
-  const dataloader::server::ServerSecurityOptions security{
-      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-      .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
-      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
-      .auth_token_file = absl::GetFlag(FLAGS_auth_token_file),
-      .allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure)};
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      dataloader::server::CreateServerCredentials(security, absl::GetFlag(FLAGS_address));
-  if (!credentials.ok()) return Fail(credentials.status().ToString());
 
-  const std::string config_path = absl::GetFlag(FLAGS_config);
-  dataloader::v1::ServerConfig config = dataloader::server::DefaultServerConfig();
-  if (!config_path.empty()) {
-    absl::StatusOr<dataloader::v1::ServerConfig> read =
-        dataloader::server::ReadServerConfig(config_path);
-    if (!read.ok()) return Fail(read.status().ToString());
-    config = *std::move(read);
+  DataLoaderServerOptions options{
+      .address = absl::GetFlag(FLAGS_address),
+      .ops = &ops,
+      .threads = absl::GetFlag(FLAGS_threads),
+      .max_streams = absl::GetFlag(FLAGS_max_streams),
+      .security = {.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                   .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+                   .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
+                   .auth_token_file = absl::GetFlag(FLAGS_auth_token_file),
+                   .allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure)},
+      .metrics_address = absl::GetFlag(FLAGS_metrics_address)};
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    absl::StatusOr<dataloader::v1::ServerConfig> config =
+        dataloader::server::ReadServerConfig(path);
+    if (!config.ok()) return Fail(config.status().ToString());
+    options.config = *std::move(config);
   }
-  auto definitions = dataloader::server::ToDefinitions(config);
-  if (!definitions.ok()) return Fail(definitions.status().ToString());
-  std::vector<std::string> names;
-  for (const auto& definition : *definitions) names.push_back(definition.name);
+  absl::StatusOr<std::unique_ptr<DataLoaderServer>> server = DataLoaderServer::Start(options);
+  if (!server.ok()) return Fail(server.status().ToString());
 
-  auto runtime = dataloader::Runtime::Create({.num_threads = absl::GetFlag(FLAGS_threads)});
-  if (!runtime.ok()) return Fail(runtime.status().ToString());
-  if (absl::GetFlag(FLAGS_max_streams) < 1) {
-    return Fail(absl::StrCat("--max_streams must be >= 1, got ", absl::GetFlag(FLAGS_max_streams)));
+  const std::string host = options.address.substr(0, options.address.rfind(':'));
+  std::fprintf(
+      stderr, "dataloader_server: security: %s\n",
+      dataloader::server::DescribeServerSecurity(options.security, options.address).c_str());
+  if ((*server)->metrics_port() != 0) {
+    const std::string metrics_host =
+        options.metrics_address.substr(0, options.metrics_address.rfind(':'));
+    std::printf("dataloader_server: metrics at http://%s:%d/metrics\n", metrics_host.c_str(),
+                (*server)->metrics_port());
   }
-  // Declared before the service, which reports to it, so that it outlives the service.
-  std::unique_ptr<dataloader::server::ServerMetrics> metrics;
-  if (const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
-      !metrics_address.empty()) {
-    auto created = dataloader::server::ServerMetrics::Create({.listen_address = metrics_address});
-    if (!created.ok()) return Fail(created.status().ToString());
-    metrics = *std::move(created);
-    std::printf("dataloader_server: metrics at http://%s:%d/metrics\n",
-                metrics_address.substr(0, metrics_address.rfind(':')).c_str(), metrics->port());
-  }
-  auto service = dataloader::server::DataLoaderService::Create(
-      *std::move(definitions), **runtime,
-      {.max_streams = absl::GetFlag(FLAGS_max_streams), .metrics = metrics.get()});
-  if (!service.ok()) return Fail(service.status().ToString());
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  const std::string address = absl::GetFlag(FLAGS_address);
-  builder.AddListeningPort(address, *credentials, &port);
-  builder.RegisterService(service->get());
-  builder.SetMaxSendMessageSize(-1);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    return Fail(absl::StrCat("cannot listen on ", address,
-                             security.tls_cert_file.empty()
-                                 ? ""
-                                 : " (or gRPC rejected the TLS material: is --tls_key_file the "
-                                   "key of --tls_cert_file?)"));
-  }
-  std::fprintf(stderr, "dataloader_server: security: %s\n",
-               dataloader::server::DescribeServerSecurity(security, address).c_str());
-  dataloader::server::MarkServingInHealthService(*server);
-  const std::string host = address.substr(0, address.rfind(':'));
   std::printf("dataloader_server: serving %zu pipeline(s) [%s] on %s:%d with %d threads\n",
-              names.size(), absl::StrJoin(names, ", ").c_str(), host.c_str(), port,
-              (*runtime)->pool().num_threads());
+              (*server)->pipeline_names().size(),
+              absl::StrJoin((*server)->pipeline_names(), ", ").c_str(), host.c_str(),
+              (*server)->port(), (*server)->threads());
   std::fflush(stdout);
 
   std::thread stopper([&] {
     int received = 0;
     sigwait(&signals, &received);
+    const int grace = absl::GetFlag(FLAGS_shutdown_grace_seconds);
     std::fprintf(stderr, "dataloader_server: %s, shutting down (grace %ds)\n",
-                 received == SIGTERM ? "SIGTERM" : "SIGINT",
-                 absl::GetFlag(FLAGS_shutdown_grace_seconds));
-    // Drain: NOT_SERVING first (load balancers and probes stop sending new streams), refuse
-    // new streams, give running ones the grace period, then end the rest with UNAVAILABLE
-    // so their clients resume elsewhere. gRPC's own Shutdown then only has idle calls left.
-    server->GetHealthCheckService()->SetServingStatus(false);
-    const int ended =
-        (*service)->Drain(absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+                 received == SIGTERM ? "SIGTERM" : "SIGINT", grace);
+    const int ended = (*server)->Drain(absl::Now() + absl::Seconds(grace));
     if (ended > 0) {
       std::fprintf(stderr,
                    "dataloader_server: drain deadline passed: ended %d stream(s) with "
                    "UNAVAILABLE\n",
                    ended);
     }
-    // gRPC's Shutdown waits out its whole deadline even with no call left (seen with 1.51),
-    // so the deadline is short: it only has to let in-flight unary calls answer.
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   });
-  server->Wait();
+  (*server)->Wait();
   stopper.join();
-  // Every stream has ended; release what we own in order (pipelines before their runtime).
-  server.reset();
-  service->reset();
-  runtime->reset();
+  server->reset();  // Every stream has ended; pipelines before their runtime.
   std::fprintf(stderr, "dataloader_server: stopped\n");
   std::fflush(nullptr);
   // Skip the static teardown: grpc_shutdown (from ~ServerBuilder) joins gRPC's executor

@@ -14,14 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "server/ops/builtin_ops.h"
 #include "server/ops/op.h"
 
 namespace dataloader::server {
 namespace {
-
-absl::Status ArgError(const std::string& op, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("op '", op, "': ", what));
-}
 
 // Busy CPU work for a fixed time: stands for decoding or augmenting in load tests.
 class CpuCostOp final : public Op {
@@ -148,20 +145,6 @@ class CastOp final : public Op {
   const DType dtype_;
 };
 
-absl::StatusOr<std::vector<float>> ParseFloatList(const std::string& op, const std::string& key,
-                                                  const std::string& text) {
-  std::vector<float> values;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    float value = 0;
-    if (!absl::SimpleAtof(part, &value)) {
-      return ArgError(op, absl::StrCat("argument '", key,
-                                       "' must be numbers separated by ',', got '", text, "'"));
-    }
-    values.push_back(value);
-  }
-  return values;
-}
-
 // uint8 [H, W, C] → float32 ((x / 255) - mean[c]) / std[c], as [H, W, C] or [C, H, W].
 class NormalizeOp final : public Op {
  public:
@@ -248,69 +231,93 @@ class RandomBrightnessOp final : public Op {
 
 }  // namespace
 
-void RegisterGenericOps(OpRegistry& registry) {
-  auto must = [](absl::Status status) {
-    if (!status.ok()) std::abort();  // Built-in names are unique: a clash is a bug here.
+absl::Status RegisterGenericOps(OpRegistry& registry) {
+  const ArgSpec image_tensor{
+      .name = "tensor", .default_value = "image", .help = "the tensor to change"};
+  const OpSpec specs[] = {
+      {.name = "cpu_cost",
+       .summary = "Busy CPU work per sample, standing for decoding in load tests.",
+       .args = {{.name = "micros",
+                 .type = ArgType::kInt,
+                 .default_value = "100",
+                 .min = 0,
+                 .max = 60'000'000,
+                 .help = "microseconds of work per sample"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         return std::make_unique<CpuCostOp>(absl::Microseconds(args.Int("micros")));
+       }},
+      {.name = "latency",
+       .summary = "Waits without holding a thread, like a remote read (load tests).",
+       .async = true,
+       .args = {{.name = "millis",
+                 .type = ArgType::kDouble,
+                 .default_value = "1.0",
+                 .min = 0,
+                 .max = 3'600'000,
+                 .help = "milliseconds each sample waits"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         return std::make_unique<LatencyOp>(absl::Milliseconds(args.Double("millis")));
+       }},
+      {.name = "cast",
+       .summary = "Converts a tensor's elements to another dtype (to uint8: rounds and clamps).",
+       .args = {image_tensor,
+                {.name = "dtype",
+                 .help = "the new dtype: uint8, int32, int64, float32 or float64 (the tensor's "
+                         "own dtype must be one of these too)"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         absl::StatusOr<DType> dtype = ParseDType(args.String("dtype"));
+         if (!dtype.ok()) return args.Error(dtype.status().message());
+         if (!Castable(*dtype)) {
+           return args.Error(absl::StrCat("cannot cast to ", args.String("dtype"),
+                                          " (supported: uint8, int32, int64, float32, float64)"));
+         }
+         return std::make_unique<CastOp>(args.String("tensor"), *dtype);
+       }},
+      {.name = "normalize",
+       .summary = "uint8 [H, W, C] -> float32 ((x / 255) - mean[c]) / std[c].",
+       .args = {image_tensor,
+                {.name = "mean",
+                 .type = ArgType::kDoubleList,
+                 .default_value = "0",
+                 .help = "1 or C values, one per channel"},
+                {.name = "std",
+                 .type = ArgType::kDoubleList,
+                 .default_value = "1",
+                 .min = 0,
+                 .exclusive_min = true,
+                 .help = "1 or C values, one per channel"},
+                {.name = "layout",
+                 .default_value = "hwc",
+                 .help = "the output's layout: hwc ([H, W, C]) or chw ([C, H, W])"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         const std::string& layout = args.String("layout");
+         if (layout != "hwc" && layout != "chw") {
+           return args.Error(absl::StrCat("layout must be 'hwc' or 'chw', got '", layout, "'"));
+         }
+         const std::vector<double>& mean = args.DoubleList("mean");
+         const std::vector<double>& std = args.DoubleList("std");
+         return std::make_unique<NormalizeOp>(
+             args.String("tensor"), std::vector<float>(mean.begin(), mean.end()),
+             std::vector<float>(std.begin(), std.end()), layout == "chw");
+       }},
+      {.name = "random_brightness",
+       .summary = "Adds one offset in [-max_delta, max_delta], drawn from the sample's seed, to "
+                  "every byte of a uint8 tensor (clamped to [0, 255]).",
+       .args = {image_tensor,
+                {.name = "max_delta",
+                 .type = ArgType::kInt,
+                 .default_value = "32",
+                 .min = 0,
+                 .max = 255,
+                 .help = "the largest offset"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         return std::make_unique<RandomBrightnessOp>(args.String("tensor"), args.Int("max_delta"));
+       }},
   };
-  must(registry.Register("cpu_cost", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<int64_t> micros = args.GetInt("micros", 100);
-    if (!micros.ok()) return micros.status();
-    if (*micros < 0)
-      return ArgError("cpu_cost", absl::StrCat("micros must be >= 0, got ", *micros));
-    return std::make_unique<CpuCostOp>(absl::Microseconds(*micros));
-  }));
-  must(registry.Register("latency", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<double> millis = args.GetDouble("millis", 1.0);
-    if (!millis.ok()) return millis.status();
-    if (*millis < 0) return ArgError("latency", absl::StrCat("millis must be >= 0, got ", *millis));
-    return std::make_unique<LatencyOp>(absl::Milliseconds(*millis));
-  }));
-  must(registry.Register("cast", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-    absl::StatusOr<std::string> dtype_name = args.GetString("dtype", std::nullopt);
-    if (!tensor.ok()) return tensor.status();
-    if (!dtype_name.ok()) return dtype_name.status();
-    absl::StatusOr<DType> dtype = ParseDType(*dtype_name);
-    if (!dtype.ok()) return ArgError("cast", std::string(dtype.status().message()));
-    if (!Castable(*dtype)) {
-      return ArgError("cast", absl::StrCat("cannot cast to ", *dtype_name,
-                                           " (supported: uint8, int32, int64, float32, float64)"));
-    }
-    return std::make_unique<CastOp>(*tensor, *dtype);
-  }));
-  must(registry.Register("normalize", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-    absl::StatusOr<std::string> mean = args.GetString("mean", "0");
-    absl::StatusOr<std::string> std = args.GetString("std", "1");
-    absl::StatusOr<std::string> layout = args.GetString("layout", "hwc");
-    for (const auto* each : {&tensor, &mean, &std, &layout}) {
-      if (!each->ok()) return each->status();
-    }
-    if (*layout != "hwc" && *layout != "chw") {
-      return ArgError("normalize",
-                      absl::StrCat("layout must be 'hwc' or 'chw', got '", *layout, "'"));
-    }
-    absl::StatusOr<std::vector<float>> means = ParseFloatList("normalize", "mean", *mean);
-    absl::StatusOr<std::vector<float>> stds = ParseFloatList("normalize", "std", *std);
-    if (!means.ok()) return means.status();
-    if (!stds.ok()) return stds.status();
-    for (float s : *stds) {
-      if (s == 0) return ArgError("normalize", "std must not be 0");
-    }
-    return std::make_unique<NormalizeOp>(*tensor, *means, *stds, *layout == "chw");
-  }));
-  must(registry.Register(
-      "random_brightness", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-        absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-        absl::StatusOr<int64_t> delta = args.GetInt("max_delta", 32);
-        if (!tensor.ok()) return tensor.status();
-        if (!delta.ok()) return delta.status();
-        if (*delta < 0 || *delta > 255) {
-          return ArgError("random_brightness",
-                          absl::StrCat("max_delta must be in [0, 255], got ", *delta));
-        }
-        return std::make_unique<RandomBrightnessOp>(*tensor, *delta);
-      }));
+  for (const OpSpec& spec : specs) {
+    if (absl::Status status = registry.Register(spec); !status.ok()) return status;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dataloader::server

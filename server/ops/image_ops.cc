@@ -1,6 +1,6 @@
 // Copyright 2026 The dataloader Authors.
 //
-// Image ops: read a file, decode it, and the geometric augmentations of an image
+// Image ops: decode, and the geometric augmentations of an image
 // classification pipeline (torchvision's RandomResizedCrop, RandomHorizontalFlip, Resize,
 // CenterCrop). Random ops draw from SampleRandom (the sample's seed and the op's salt), so a
 // stream is the same whatever the concurrency and when resumed.
@@ -9,26 +9,18 @@
 // from the JPEG header, then decodes at the smallest DCT scale that keeps the crop at least
 // the output size. That is the same picture as cropping the full-size decode (the crop is
 // never upsampled more than it would be) at a fraction of the decoding cost.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "server/image/codec.h"
 #include "server/image/transform.h"
+#include "server/ops/builtin_ops.h"
 #include "server/ops/op.h"
 #include "server/pipeline/sample_random.h"
 
@@ -47,164 +39,11 @@ constexpr uint64_t kFlipSalt = 0x464C4950;  // "FLIP"
 // image); a larger image's buffer is freed after use, so memory stays bounded by threads.
 constexpr size_t kMaxScratchBytes = size_t{48} << 20;
 
-absl::Status ArgError(const std::string& op, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("op '", op, "': ", what));
-}
-
 // Errors of one sample name its file (or index) and the op.
 absl::Status SampleError(const Sample& sample, absl::string_view op, const absl::Status& error) {
   return absl::Status(error.code(),
                       absl::StrCat(sample.Describe(), ": ", op, ": ", error.message()));
 }
-
-// "224" (square) or "height,width".
-absl::StatusOr<std::pair<int, int>> ParseSizeText(const std::string& op, const std::string& key,
-                                                  const std::string& text) {
-  std::vector<std::string> parts = absl::StrSplit(text, ',');
-  int height = 0, width = 0;
-  const bool ok = (parts.size() == 1 && absl::SimpleAtoi(parts[0], &height) && (width = height)) ||
-                  (parts.size() == 2 && absl::SimpleAtoi(parts[0], &height) &&
-                   absl::SimpleAtoi(parts[1], &width));
-  if (!ok || height < 1 || width < 1 || height > 65535 || width > 65535) {
-    return ArgError(op, absl::StrCat("argument '", key,
-                                     "' must be N or HEIGHT,WIDTH with values in [1, 65535], got '",
-                                     text, "'"));
-  }
-  return std::make_pair(height, width);
-}
-
-absl::StatusOr<std::pair<int, int>> ParseSize(OpArgs& args, const std::string& key,
-                                              std::optional<std::string> default_value) {
-  absl::StatusOr<std::string> text = args.GetString(key, std::move(default_value));
-  if (!text.ok()) return text.status();
-  return ParseSizeText(args.op(), key, *text);
-}
-
-// "low,high" with low <= high.
-absl::StatusOr<std::pair<double, double>> ParseRange(OpArgs& args, const std::string& key,
-                                                     const std::string& default_value,
-                                                     double min_low) {
-  absl::StatusOr<std::string> text = args.GetString(key, default_value);
-  if (!text.ok()) return text.status();
-  std::vector<std::string> parts = absl::StrSplit(*text, ',');
-  double low = 0, high = 0;
-  if (parts.size() != 2 || !absl::SimpleAtod(parts[0], &low) ||
-      !absl::SimpleAtod(parts[1], &high) || !(low > min_low) || !(low <= high)) {
-    return ArgError(args.op(), absl::StrCat("argument '", key, "' must be LOW,HIGH with ", min_low,
-                                            " < LOW <= HIGH, got '", *text, "'"));
-  }
-  return std::make_pair(low, high);
-}
-
-absl::StatusOr<ResizeFilter> ParseFilter(OpArgs& args) {
-  absl::StatusOr<std::string> name = args.GetString("filter", "bilinear");
-  if (!name.ok()) return name.status();
-  absl::StatusOr<ResizeFilter> filter = image::ParseResizeFilter(*name);
-  if (!filter.ok()) return ArgError(args.op(), std::string(filter.status().message()));
-  return filter;
-}
-
-absl::StatusOr<int64_t> ParseMaxPixels(OpArgs& args) {
-  absl::StatusOr<int64_t> max_pixels = args.GetInt("max_pixels", image::kDefaultMaxPixels);
-  if (max_pixels.ok() && *max_pixels < 1) {
-    return ArgError(args.op(), absl::StrCat("max_pixels must be >= 1, got ", *max_pixels));
-  }
-  return max_pixels;
-}
-
-absl::StatusOr<image::RandomResizedCropParams> ParseCropParams(OpArgs& args) {
-  absl::StatusOr<std::pair<double, double>> scale = ParseRange(args, "scale", "0.08,1", 0);
-  if (!scale.ok()) return scale.status();
-  absl::StatusOr<std::pair<double, double>> ratio =
-      ParseRange(args, "ratio", "0.75,1.3333333333333333", 0);
-  if (!ratio.ok()) return ratio.status();
-  if (scale->second > 1) {
-    return ArgError(args.op(),
-                    absl::StrCat("scale must be within (0, 1], got high ", scale->second));
-  }
-  return image::RandomResizedCropParams{.scale_min = scale->first,
-                                        .scale_max = scale->second,
-                                        .ratio_min = ratio->first,
-                                        .ratio_max = ratio->second};
-}
-
-absl::StatusOr<double> ParseProbability(OpArgs& args, const std::string& key,
-                                        double default_value) {
-  absl::StatusOr<double> p = args.GetDouble(key, default_value);
-  if (p.ok() && !(*p >= 0 && *p <= 1)) {
-    return ArgError(args.op(), absl::StrCat(key, " must be in [0, 1], got ", *p));
-  }
-  return p;
-}
-
-// ---------------------------------------------------------------------------------------------
-// read_file: Sample::path under the dataset root → uint8 [n] tensor of the file's bytes.
-class ReadFileOp final : public Op {
- public:
-  ReadFileOp(std::string root, std::string tensor, int64_t max_bytes)
-      : root_(std::move(root)), tensor_(std::move(tensor)), max_bytes_(max_bytes) {}
-
-  absl::StatusOr<Sample> Run(Sample sample, const TaskContext&) const override {
-    if (sample.path.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(sample.Describe(), ": read_file: the sample has no file path"));
-    }
-    absl::StatusOr<std::vector<uint8_t>> bytes = Read(sample.path);
-    if (!bytes.ok()) return SampleError(sample, "read_file", bytes.status());
-    const int64_t size = static_cast<int64_t>(bytes->size());
-    sample.tensors.push_back(
-        {.name = tensor_, .dtype = DType::kUint8, .shape = {size}, .data = *std::move(bytes)});
-    return sample;
-  }
-
- private:
-  absl::StatusOr<std::vector<uint8_t>> Read(const std::string& relative) const {
-    // Resolve symlinks and "..", then insist on staying under the root.
-    const std::string joined = absl::StrCat(root_, "/", relative);
-    char resolved[PATH_MAX];
-    if (realpath(joined.c_str(), resolved) == nullptr) {
-      return absl::NotFoundError(absl::StrCat("cannot open: ", std::strerror(errno)));
-    }
-    const absl::string_view real(resolved);
-    if (real.size() <= root_.size() || real.substr(0, root_.size()) != root_ ||
-        real[root_.size()] != '/') {
-      return absl::PermissionDeniedError(
-          absl::StrCat("resolves to '", real, "', outside the dataset root '", root_, "'"));
-    }
-    const int fd = open(resolved, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot open: ", std::strerror(errno)));
-    struct stat info {};
-    std::vector<uint8_t> bytes;
-    absl::Status status;
-    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-      status = absl::InvalidArgumentError("not a regular file");
-    } else if (info.st_size > max_bytes_) {
-      status = absl::InvalidArgumentError(
-          absl::StrCat("file is ", info.st_size, " bytes, over max_bytes ", max_bytes_));
-    } else {
-      bytes.resize(static_cast<size_t>(info.st_size));
-      size_t done = 0;
-      while (done < bytes.size()) {
-        const ssize_t n = read(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          status =
-              absl::DataLossError(n == 0 ? std::string("file shrank while being read")
-                                         : absl::StrCat("read failed: ", std::strerror(errno)));
-          break;
-        }
-        done += static_cast<size_t>(n);
-      }
-    }
-    close(fd);
-    if (!status.ok()) return status;
-    return bytes;
-  }
-
-  const std::string root_;  // Resolved (realpath), no trailing '/'.
-  const std::string tensor_;
-  const int64_t max_bytes_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // decode_image: encoded bytes → uint8 [H, W, 3]; JPEGs DCT-downscaled while the shorter side
@@ -405,125 +244,173 @@ class DecodeRandomResizedCropOp final : public Op {
   const Options options_;
 };
 
+// Crop parameters from the declared (and checked) scale and ratio ranges.
+image::RandomResizedCropParams CropParams(const OpArgs& args) {
+  const auto [scale_min, scale_max] = args.Range("scale");
+  const auto [ratio_min, ratio_max] = args.Range("ratio");
+  return image::RandomResizedCropParams{.scale_min = scale_min,
+                                        .scale_max = scale_max,
+                                        .ratio_min = ratio_min,
+                                        .ratio_max = ratio_max};
+}
+
+absl::StatusOr<ResizeFilter> Filter(const OpArgs& args) {
+  absl::StatusOr<ResizeFilter> filter = image::ParseResizeFilter(args.String("filter"));
+  if (!filter.ok()) return args.Error(filter.status().message());
+  return filter;
+}
+
 }  // namespace
 
-void RegisterImageOps(OpRegistry& registry) {
-  auto must = [](absl::Status status) {
-    if (!status.ok()) std::abort();  // Built-in names are unique: a clash is a bug here.
+absl::Status RegisterImageOps(OpRegistry& registry) {
+  const ArgSpec tensor{.name = "tensor", .default_value = "image", .help = "the image tensor"};
+  const ArgSpec input{
+      .name = "input", .default_value = "encoded", .help = "the encoded bytes (read_file's)"};
+  const ArgSpec output{.name = "tensor", .default_value = "image", .help = "the decoded image"};
+  const ArgSpec max_pixels{.name = "max_pixels",
+                           .type = ArgType::kInt,
+                           .default_value = absl::StrCat(image::kDefaultMaxPixels),
+                           .min = 1,
+                           .help =
+                               "larger images fail their sample, checked from the header "
+                               "before any pixel memory is taken (decompression bombs)"};
+  const ArgSpec filter{.name = "filter",
+                       .default_value = "bilinear",
+                       .help = "bilinear, or area (box average when shrinking: no aliasing)"};
+  const ArgSpec scale{.name = "scale",
+                      .type = ArgType::kRange,
+                      .default_value = "0.08,1",
+                      .min = 0,
+                      .max = 1,
+                      .exclusive_min = true,
+                      .help = "the crop's area as a fraction of the image's"};
+  const ArgSpec ratio{.name = "ratio",
+                      .type = ArgType::kRange,
+                      .default_value = "0.75,1.3333333333333333",
+                      .min = 0,
+                      .exclusive_min = true,
+                      .help = "the crop's aspect ratio (width / height), drawn log-uniformly"};
+  const OpSpec specs[] = {
+      {.name = "decode_image",
+       .summary = "Decodes JPEG (libjpeg-turbo; grayscale and CMYK too) or PNG (libspng) to "
+                  "uint8 [H, W, 3] RGB, replacing the encoded tensor.",
+       .args = {input,
+                output,
+                max_pixels,
+                {.name = "min_size",
+                 .type = ArgType::kInt,
+                 .default_value = "0",
+                 .min = 0,
+                 .max = 65535,
+                 .help = "JPEGs are decoded with DCT scaling (1/8 steps) as small as keeps the "
+                         "shorter side >= this; 0: full size"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         const int min_size = static_cast<int>(args.Int("min_size"));
+         return std::make_unique<DecodeImageOp>(args.String("input"), args.String("tensor"),
+                                                DecodeOptions{.max_pixels = args.Int("max_pixels"),
+                                                              .min_width = min_size,
+                                                              .min_height = min_size});
+       }},
+      {.name = "resize",
+       .summary = "Resizes to a fixed size, or the shorter side to a length keeping the aspect "
+                  "ratio (the long side truncated, as torchvision).",
+       .args = {tensor,
+                {.name = "size",
+                 .type = ArgType::kSize,
+                 .optional = true,
+                 .help = "N or HEIGHT,WIDTH; give exactly one of size and shorter_side"},
+                {.name = "shorter_side",
+                 .type = ArgType::kInt,
+                 .optional = true,
+                 .min = 1,
+                 .max = 65535,
+                 .help = "the shorter side's new length, keeping the aspect ratio"},
+                filter},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         if (args.Given("size") == args.Given("shorter_side")) {
+           return args.Error("give exactly one of 'size' (N or HEIGHT,WIDTH) and 'shorter_side'");
+         }
+         absl::StatusOr<ResizeFilter> resize_filter = Filter(args);
+         if (!resize_filter.ok()) return resize_filter.status();
+         const ImageSize size = args.Given("size") ? args.Size("size") : ImageSize{};
+         const int shorter =
+             args.Given("shorter_side") ? static_cast<int>(args.Int("shorter_side")) : 0;
+         return std::make_unique<ResizeOp>(args.String("tensor"), size.height, size.width, shorter,
+                                           *resize_filter);
+       }},
+      {.name = "center_crop",
+       .summary = "The centered region of `size` (zero-padded if the image is smaller).",
+       .args = {tensor, {.name = "size", .type = ArgType::kSize, .help = "N or HEIGHT,WIDTH"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         const ImageSize size = args.Size("size");
+         return std::make_unique<CenterCropOp>(args.String("tensor"), size.height, size.width);
+       }},
+      {.name = "random_resized_crop",
+       .summary = "torchvision's RandomResizedCrop: a region of random area fraction and aspect "
+                  "ratio, drawn from the sample's seed, resized to `size`.",
+       .args = {tensor,
+                {.name = "size", .type = ArgType::kSize, .help = "N or HEIGHT,WIDTH"},
+                scale,
+                ratio,
+                filter},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         absl::StatusOr<ResizeFilter> resize_filter = Filter(args);
+         if (!resize_filter.ok()) return resize_filter.status();
+         const ImageSize size = args.Size("size");
+         return std::make_unique<RandomResizedCropOp>(args.String("tensor"), size.height,
+                                                      size.width, CropParams(args), *resize_filter);
+       }},
+      {.name = "random_horizontal_flip",
+       .summary = "Mirrors the image with probability p, drawn from the sample's seed.",
+       .args = {tensor,
+                {.name = "p",
+                 .type = ArgType::kDouble,
+                 .default_value = "0.5",
+                 .min = 0,
+                 .max = 1,
+                 .help = "the probability of a flip"}},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         return std::make_unique<RandomHorizontalFlipOp>(args.String("tensor"), args.Double("p"));
+       }},
+      {.name = "decode_random_resized_crop",
+       .summary = "decode_image + random_resized_crop + random_horizontal_flip in one op: the "
+                  "crop is planned from the header, then a JPEG is decoded at the smallest DCT "
+                  "scale keeping the crop >= size (much cheaper; the same picture).",
+       .args = {input,
+                output,
+                {.name = "size",
+                 .type = ArgType::kSize,
+                 .default_value = "224",
+                 .help = "N or HEIGHT,WIDTH"},
+                scale,
+                ratio,
+                filter,
+                {.name = "flip",
+                 .type = ArgType::kDouble,
+                 .default_value = "0.5",
+                 .min = 0,
+                 .max = 1,
+                 .help = "the probability of a horizontal flip"},
+                max_pixels},
+       .factory = [](const OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
+         absl::StatusOr<ResizeFilter> resize_filter = Filter(args);
+         if (!resize_filter.ok()) return resize_filter.status();
+         const ImageSize size = args.Size("size");
+         return std::make_unique<DecodeRandomResizedCropOp>(
+             DecodeRandomResizedCropOp::Options{.input = args.String("input"),
+                                                .output = args.String("tensor"),
+                                                .height = size.height,
+                                                .width = size.width,
+                                                .crop = CropParams(args),
+                                                .filter = *resize_filter,
+                                                .flip = args.Double("flip"),
+                                                .max_pixels = args.Int("max_pixels")});
+       }},
   };
-  must(registry.Register("read_file", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> tensor = args.GetString("tensor", "encoded");
-    absl::StatusOr<int64_t> max_bytes = args.GetInt("max_bytes", int64_t{256} << 20);
-    if (!tensor.ok()) return tensor.status();
-    if (!max_bytes.ok()) return max_bytes.status();
-    if (args.data_root().empty()) {
-      return ArgError("read_file",
-                      "needs a pipeline whose source is files (image_folder or file_list)");
-    }
-    char resolved[PATH_MAX];
-    if (realpath(args.data_root().c_str(), resolved) == nullptr) {
-      return ArgError("read_file", absl::StrCat("cannot resolve the dataset root '",
-                                                args.data_root(), "': ", std::strerror(errno)));
-    }
-    return std::make_unique<ReadFileOp>(resolved, *tensor, *max_bytes);
-  }));
-  must(registry.Register("decode_image", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> input = args.GetString("input", "encoded");
-    absl::StatusOr<std::string> output = args.GetString("tensor", "image");
-    absl::StatusOr<int64_t> max_pixels = ParseMaxPixels(args);
-    absl::StatusOr<int64_t> min_size = args.GetInt("min_size", 0);
-    for (const absl::Status& status :
-         {input.status(), output.status(), max_pixels.status(), min_size.status()}) {
-      if (!status.ok()) return status;
-    }
-    if (*min_size < 0 || *min_size > 65535) {
-      return ArgError("decode_image",
-                      absl::StrCat("min_size must be in [0, 65535], got ", *min_size));
-    }
-    return std::make_unique<DecodeImageOp>(
-        *input, *output,
-        DecodeOptions{.max_pixels = *max_pixels,
-                      .min_width = static_cast<int>(*min_size),
-                      .min_height = static_cast<int>(*min_size)});
-  }));
-  must(registry.Register("resize", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-    absl::StatusOr<std::string> size_text = args.GetString("size", "");
-    absl::StatusOr<int64_t> shorter = args.GetInt("shorter_side", 0);
-    absl::StatusOr<ResizeFilter> filter = ParseFilter(args);
-    for (const absl::Status& status :
-         {tensor.status(), size_text.status(), shorter.status(), filter.status()}) {
-      if (!status.ok()) return status;
-    }
-    if (size_text->empty() == (*shorter == 0)) {
-      return ArgError("resize",
-                      "give exactly one of 'size' (N or HEIGHT,WIDTH) and "
-                      "'shorter_side'");
-    }
-    if (*shorter < 0 || *shorter > 65535) {
-      return ArgError("resize", absl::StrCat("shorter_side must be in [1, 65535], got ", *shorter));
-    }
-    std::pair<int, int> size{0, 0};
-    if (!size_text->empty()) {
-      absl::StatusOr<std::pair<int, int>> parsed = ParseSizeText("resize", "size", *size_text);
-      if (!parsed.ok()) return parsed.status();
-      size = *parsed;
-    }
-    return std::make_unique<ResizeOp>(*tensor, size.first, size.second, static_cast<int>(*shorter),
-                                      *filter);
-  }));
-  must(registry.Register("center_crop", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-    absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-    absl::StatusOr<std::pair<int, int>> size = ParseSize(args, "size", std::nullopt);
-    if (!tensor.ok()) return tensor.status();
-    if (!size.ok()) return size.status();
-    return std::make_unique<CenterCropOp>(*tensor, size->first, size->second);
-  }));
-  must(registry.Register(
-      "random_resized_crop", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-        absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-        absl::StatusOr<std::pair<int, int>> size = ParseSize(args, "size", std::nullopt);
-        absl::StatusOr<image::RandomResizedCropParams> params = ParseCropParams(args);
-        absl::StatusOr<ResizeFilter> filter = ParseFilter(args);
-        for (const absl::Status& status :
-             {tensor.status(), size.status(), params.status(), filter.status()}) {
-          if (!status.ok()) return status;
-        }
-        return std::make_unique<RandomResizedCropOp>(*tensor, size->first, size->second, *params,
-                                                     *filter);
-      }));
-  must(registry.Register("random_horizontal_flip",
-                         [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-                           absl::StatusOr<std::string> tensor = args.GetString("tensor", "image");
-                           absl::StatusOr<double> p = ParseProbability(args, "p", 0.5);
-                           if (!tensor.ok()) return tensor.status();
-                           if (!p.ok()) return p.status();
-                           return std::make_unique<RandomHorizontalFlipOp>(*tensor, *p);
-                         }));
-  must(registry.Register(
-      "decode_random_resized_crop", [](OpArgs& args) -> absl::StatusOr<std::unique_ptr<Op>> {
-        absl::StatusOr<std::string> input = args.GetString("input", "encoded");
-        absl::StatusOr<std::string> output = args.GetString("tensor", "image");
-        absl::StatusOr<std::pair<int, int>> size = ParseSize(args, "size", "224");
-        absl::StatusOr<image::RandomResizedCropParams> params = ParseCropParams(args);
-        absl::StatusOr<ResizeFilter> filter = ParseFilter(args);
-        absl::StatusOr<double> flip = ParseProbability(args, "flip", 0.5);
-        absl::StatusOr<int64_t> max_pixels = ParseMaxPixels(args);
-        for (const absl::Status& status :
-             {input.status(), output.status(), size.status(), params.status(), filter.status(),
-              flip.status(), max_pixels.status()}) {
-          if (!status.ok()) return status;
-        }
-        return std::make_unique<DecodeRandomResizedCropOp>(
-            DecodeRandomResizedCropOp::Options{.input = *input,
-                                               .output = *output,
-                                               .height = size->first,
-                                               .width = size->second,
-                                               .crop = *params,
-                                               .filter = *filter,
-                                               .flip = *flip,
-                                               .max_pixels = *max_pixels});
-      }));
+  for (const OpSpec& spec : specs) {
+    if (absl::Status status = registry.Register(spec); !status.ok()) return status;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dataloader::server

@@ -26,6 +26,11 @@ class Dataset {
   // The directory file paths are relative to and confined to; empty if the samples are not
   // files.
   virtual std::string root() const { return {}; }
+  // What the samples are, not where they are kept: a hash of the generator's parameters, or
+  // of the listing (relative paths and labels). Resume tokens are bound to it, so a server
+  // whose data differs refuses another's tokens, while the same files mounted elsewhere keep
+  // them valid.
+  virtual uint64_t ContentFingerprint() const = 0;
 };
 
 }  // namespace dataloader::server

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/pipeline/fingerprint.h"
 
 namespace dataloader::server {
 namespace {
@@ -29,6 +30,10 @@ absl::Status CheckRoot(const std::string& root) {
   }
   if (!fs::is_directory(root, error)) {
     return absl::InvalidArgumentError(absl::StrCat("root '", root, "' is not a directory"));
+  }
+  if (fs::canonical(root, error) == fs::path("/")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("root '", root, "' is the filesystem's root: every file would be readable"));
   }
   return absl::OkStatus();
 }
@@ -166,17 +171,12 @@ absl::StatusOr<std::unique_ptr<FileDataset>> FileDataset::FromListFile(
   return dataset;
 }
 
-uint64_t FileDataset::ListingFingerprint() const {
-  uint64_t hash = 0xCBF29CE484222325u;  // FNV-1a: stable across processes and machines.
-  auto mix = [&hash](const void* data, size_t size) {
-    for (size_t i = 0; i < size; ++i) {
-      hash = (hash ^ static_cast<const unsigned char*>(data)[i]) * 0x100000001B3u;
-    }
-  };
-  mix(paths_.data(), paths_.size());
-  mix(offsets_.data(), offsets_.size() * sizeof(offsets_[0]));
-  mix(labels_.data(), labels_.size() * sizeof(labels_[0]));
-  return hash;
+uint64_t FileDataset::ContentFingerprint() const {
+  Fingerprint hash;
+  hash.Add(absl::string_view(paths_));
+  hash.AddBytes(offsets_.data(), offsets_.size() * sizeof(offsets_[0]));
+  hash.AddBytes(labels_.data(), labels_.size() * sizeof(labels_[0]));
+  return hash.value();
 }
 
 absl::StatusOr<Sample> FileDataset::Load(int64_t index, uint64_t sample_seed) const {

@@ -48,9 +48,8 @@ class FileDataset final : public Dataset {
 
   absl::string_view path(int64_t index) const;
   int64_t label(int64_t index) const { return labels_[static_cast<size_t>(index)]; }
-  // A hash of the listing (paths and labels): servers whose listings differ refuse each
-  // other's resume tokens.
-  uint64_t ListingFingerprint() const;
+  // A hash of the listing (relative paths and labels), not of the root.
+  uint64_t ContentFingerprint() const override;
   // Class folder names in label order (empty for list files).
   const std::vector<std::string>& classes() const { return classes_; }
 

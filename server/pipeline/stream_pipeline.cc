@@ -150,9 +150,11 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   if (!stages.ok()) return stages.status();
   std::shared_ptr<const Dataset> dataset = definition.dataset;
 
-  const int64_t end = request.max_batches == 0
-                          ? plan->batches()
-                          : std::min(plan->batches(), request.start_sequence + request.max_batches);
+  // Compared as remaining batches: start_sequence + max_batches may overflow.
+  const int64_t end =
+      request.max_batches == 0 || request.max_batches >= plan->batches() - request.start_sequence
+          ? plan->batches()
+          : request.start_sequence + request.max_batches;
   // The source walks the plan batch by batch, from start_sequence: nothing before it is
   // computed. Each batch's samples are followed by its marker.
   struct Cursor {

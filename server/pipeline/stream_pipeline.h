@@ -27,36 +27,11 @@
 #include "core/pipeline.h"
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
-#include "server/ops/op.h"
-#include "server/pipeline/dataset.h"
+#include "server/ops/op_registry.h"
+#include "server/pipeline/pipeline_definition.h"
 #include "server/pipeline/sample.h"
 
 namespace dataloader::server {
-
-struct StageDefinition {
-  std::string name{};  // Stats and errors; default: the op's name.
-  std::string op{};    // In OpRegistry::Default().
-  std::map<std::string, std::string> args{};
-  int concurrency = 1;
-  OutputOrder output_order = OutputOrder::kInput;
-  int64_t max_failures = kUnlimitedFailures;
-};
-
-// A named pipeline as the server config describes it.
-struct PipelineDefinition {
-  std::string name{};
-  std::string description{};
-  std::shared_ptr<const Dataset> dataset{};  // Required; shared by all streams.
-  std::vector<StageDefinition> stages{};
-  int64_t batch_size = 32;
-  bool drop_last = false;
-  bool shuffle = true;
-  int load_concurrency = 2;  // Samples loaded at once.
-  int sink_buffer = 4;       // Finished batches buffered per stream.
-  int64_t max_failures = kUnlimitedFailures;
-  // Identifies the config (resume tokens of another config are refused).
-  uint64_t config_fingerprint = 0;
-};
 
 // What one stream asks for (validated by the caller against the request's fields).
 struct StreamRequest {
@@ -85,13 +60,13 @@ struct CollatedBatch {
 // Checks the definition (ops exist and take their arguments, sizes are valid): the server
 // calls it for every pipeline at start-up so a bad config fails before serving.
 absl::Status ValidatePipelineDefinition(const PipelineDefinition& definition,
-                                        const OpRegistry& registry = OpRegistry::Default());
+                                        const OpRegistry& registry);
 
 // Builds the stream's pipeline, not started, on the shared `runtime`. InvalidArgument names
 // a bad request field or definition value.
 absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
     const PipelineDefinition& definition, const StreamRequest& request, Runtime& runtime,
-    const OpRegistry& registry = OpRegistry::Default());
+    const OpRegistry& registry);
 
 // Batches in the stream for `request` (what an uninterrupted stream from sequence 0 yields).
 absl::StatusOr<int64_t> BatchesPerShard(const PipelineDefinition& definition,

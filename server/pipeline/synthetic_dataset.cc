@@ -3,8 +3,10 @@
 #include "server/pipeline/synthetic_dataset.h"
 
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/pipeline/fingerprint.h"
 
 namespace dataloader::server {
 
@@ -24,7 +26,33 @@ absl::StatusOr<SyntheticImageDataset> SyntheticImageDataset::Create(
         positive("channels", options.channels), positive("num_classes", options.num_classes)}) {
     if (!status.ok()) return status;
   }
+  // Each dimension fits 16 bits, so the product cannot overflow before it is checked.
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"height", options.height},
+                                    {"width", options.width},
+                                    {"channels", options.channels}}) {
+    if (value > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("synthetic source: ", name, " must be <= 65535, got ", value));
+    }
+  }
+  const int64_t bytes = options.height * options.width * options.channels;
+  if (bytes > kMaxSyntheticSampleBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "synthetic source: ", options.height, "x", options.width, "x", options.channels, " = ",
+        bytes, " bytes per sample, over the limit of ", kMaxSyntheticSampleBytes));
+  }
   return SyntheticImageDataset(options);
+}
+
+uint64_t SyntheticImageDataset::ContentFingerprint() const {
+  return Fingerprint()
+      .Add(absl::string_view("synthetic"))
+      .Add(options_.num_samples)
+      .Add(options_.height)
+      .Add(options_.width)
+      .Add(options_.channels)
+      .Add(options_.num_classes)
+      .value();
 }
 
 absl::StatusOr<Sample> SyntheticImageDataset::Load(int64_t index, uint64_t sample_seed) const {

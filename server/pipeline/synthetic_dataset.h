@@ -14,6 +14,9 @@
 
 namespace dataloader::server {
 
+// The largest sample a synthetic dataset makes (1 GiB).
+inline constexpr int64_t kMaxSyntheticSampleBytes = int64_t{1} << 30;
+
 struct SyntheticImageOptions {
   int64_t num_samples = 1024;
   int64_t height = 32;
@@ -24,7 +27,8 @@ struct SyntheticImageOptions {
 
 class SyntheticImageDataset final : public Dataset {
  public:
-  // InvalidArgument naming the field if a size is < 1 (num_samples may be 0).
+  // InvalidArgument naming the field if a size is < 1 (num_samples may be 0) or > 65535, or
+  // a sample would be over kMaxSyntheticSampleBytes.
   static absl::StatusOr<SyntheticImageDataset> Create(const SyntheticImageOptions& options);
 
   int64_t size() const override { return options_.num_samples; }
@@ -32,6 +36,7 @@ class SyntheticImageDataset final : public Dataset {
   // Tensors "image" (uint8 [height, width, channels]) and "label" (int64 scalar, shape []).
   // OutOfRange if index is not in [0, size()).
   absl::StatusOr<Sample> Load(int64_t index, uint64_t sample_seed) const override;
+  uint64_t ContentFingerprint() const override;
 
  private:
   explicit SyntheticImageDataset(const SyntheticImageOptions& options) : options_(options) {}

@@ -316,7 +316,9 @@ StreamMetrics::~StreamMetrics() {
 }
 
 void StreamMetrics::CloseWait(Clock::time_point now) {
-  (writing_ ? wait_client_seconds_ : wait_pipeline_seconds_).Increment(Seconds(now - wait_start_));
+  const double seconds = Seconds(now - wait_start_);
+  (writing_ ? wait_client_seconds_ : wait_pipeline_seconds_).Increment(seconds);
+  (writing_ ? waited_client_ : waited_pipeline_) += seconds;
   wait_start_ = now;
 }
 

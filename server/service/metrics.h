@@ -102,9 +102,13 @@ class StreamMetrics {
   void BatchTaken();
   // The write of that batch completed (`ok`: it was sent, of `bytes` bytes).
   void WriteDone(bool ok, int64_t bytes);
-  // The stream ended with `status`. Takes the pipeline's final stats (call it after stopping
-  // the pipeline) and stops calling `live_stats`. Once; later calls do nothing.
+  // The stream ended with `status`. Takes the pipeline's last stats and stops calling
+  // `live_stats`. Once; later calls do nothing.
   void End(const absl::Status& status);
+
+  // The stall attribution so far (for the stream's end log line).
+  double seconds_waiting_on_pipeline() const { return waited_pipeline_; }
+  double seconds_waiting_on_client() const { return waited_client_; }
 
  private:
   friend class ServerMetrics;
@@ -123,6 +127,8 @@ class StreamMetrics {
   const Clock::time_point start_;
   Clock::time_point wait_start_;
   bool writing_ = false;  // A batch was taken and its write is not done: waiting on the client.
+  double waited_pipeline_ = 0;
+  double waited_client_ = 0;
   bool ended_ = false;
 };
 

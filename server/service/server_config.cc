@@ -2,19 +2,17 @@
 
 #include "server/service/server_config.h"
 
-#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "server/pipeline/file_dataset.h"
 #include "server/pipeline/synthetic_dataset.h"
-#include "server/service/resume_token.h"
 
 namespace dataloader::server {
 namespace {
@@ -26,16 +24,6 @@ class CollectFirstError : public google::protobuf::io::ErrorCollector {
   }
   std::string error;
 };
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream output(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&output);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
-}
 
 }  // namespace
 
@@ -83,7 +71,8 @@ absl::StatusOr<v1::ServerConfig> ReadServerConfig(const std::string& path) {
   return config;
 }
 
-absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerConfig& config) {
+absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerConfig& config,
+                                                              const OpRegistry& ops) {
   std::vector<PipelineDefinition> definitions;
   std::set<std::string> names;
   if (config.pipelines().empty()) return absl::InvalidArgumentError("config has no pipelines");
@@ -92,19 +81,38 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
       return absl::InvalidArgumentError(
           absl::StrCat("pipeline '", pipeline.name(), "': ", parts...));
     };
+    // A config field as the definition's integer: its default when 0 (or absent), else the
+    // value if it is within [1, max]. Config fields are unsigned and up to 64 bits wide; a
+    // value past what the server can use is an error naming it, never narrowed.
+    auto bounded = [&](const std::string& field, uint64_t value, int64_t fallback,
+                       uint64_t max) -> absl::StatusOr<int64_t> {
+      if (value == 0) return fallback;
+      if (value > max) return invalid(field, " must be <= ", max, ", got ", value);
+      return static_cast<int64_t>(value);
+    };
+    auto budget = [&](const std::string& field, bool has,
+                      uint64_t value) -> absl::StatusOr<int64_t> {
+      if (!has) return kUnlimitedFailures;
+      const uint64_t max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+      if (value > max)
+        return invalid(field, " must be <= ", max, " (or absent: unlimited), got ", value);
+      return static_cast<int64_t>(value);
+    };
     if (pipeline.name().empty()) return absl::InvalidArgumentError("a pipeline has no name");
     if (!names.insert(pipeline.name()).second) return invalid("name used twice");
     if (pipeline.batch_size() == 0) return invalid("batch_size must be >= 1, got 0");
-    auto or_default = [](auto value, auto fallback) -> int64_t {
-      return value == 0 ? fallback : static_cast<int64_t>(value);
-    };
-    std::string identity = DeterministicBytes(pipeline);
     std::shared_ptr<const Dataset> dataset;
     switch (pipeline.source_case()) {
       case v1::PipelineConfig::kSynthetic: {
         const v1::SyntheticSource& source = pipeline.synthetic();
+        absl::StatusOr<int64_t> num_samples =
+            bounded("synthetic.num_samples", source.num_samples(), 1024, kMaxSamples);
+        if (!num_samples.ok()) return num_samples.status();
+        auto or_default = [](uint32_t value, int64_t fallback) {
+          return value == 0 ? fallback : static_cast<int64_t>(value);
+        };
         absl::StatusOr<SyntheticImageDataset> synthetic =
-            SyntheticImageDataset::Create({.num_samples = or_default(source.num_samples(), 1024),
+            SyntheticImageDataset::Create({.num_samples = *num_samples,
                                            .height = or_default(source.height(), 32),
                                            .width = or_default(source.width(), 32),
                                            .channels = or_default(source.channels(), 3),
@@ -131,13 +139,20 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
               files.status().code(),
               absl::StrCat("pipeline '", pipeline.name(), "': source: ", files.status().message()));
         }
-        const uint64_t listing = (*files)->ListingFingerprint();
-        identity.append(reinterpret_cast<const char*>(&listing), sizeof listing);
         dataset = *std::move(files);
         break;
       }
       case v1::PipelineConfig::SOURCE_NOT_SET:
         return invalid("no source (set 'synthetic', 'image_folder' or 'file_list')");
+    }
+    absl::StatusOr<int64_t> load_concurrency =
+        bounded("load_concurrency", pipeline.load_concurrency(), 2, kMaxStageConcurrency);
+    absl::StatusOr<int64_t> sink_buffer =
+        bounded("sink_buffer", pipeline.sink_buffer(), 4, kMaxSinkBuffer);
+    absl::StatusOr<int64_t> max_failures =
+        budget("max_failures", pipeline.has_max_failures(), pipeline.max_failures());
+    for (const auto* each : {&load_concurrency, &sink_buffer, &max_failures}) {
+      if (!each->ok()) return each->status();
     }
     PipelineDefinition definition{
         .name = pipeline.name(),
@@ -147,26 +162,32 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         .batch_size = pipeline.batch_size(),
         .drop_last = pipeline.drop_last(),
         .shuffle = !pipeline.has_shuffle() || pipeline.shuffle(),
-        .load_concurrency = static_cast<int>(or_default(pipeline.load_concurrency(), 2)),
-        .sink_buffer = static_cast<int>(or_default(pipeline.sink_buffer(), 4)),
-        .max_failures = pipeline.has_max_failures() ? static_cast<int64_t>(pipeline.max_failures())
-                                                    : kUnlimitedFailures,
-        .config_fingerprint = Fingerprint(identity),
+        .load_concurrency = static_cast<int>(*load_concurrency),
+        .sink_buffer = static_cast<int>(*sink_buffer),
+        .max_failures = *max_failures,
     };
-    for (const v1::StageConfig& stage : pipeline.stages()) {
+    for (int i = 0; i < pipeline.stages_size(); ++i) {
+      const v1::StageConfig& stage = pipeline.stages(i);
+      const std::string field = absl::StrCat("stages[", i, "] (", stage.op(), ")");
+      absl::StatusOr<int64_t> concurrency = bounded(absl::StrCat(field, ".concurrency"),
+                                                    stage.concurrency(), 1, kMaxStageConcurrency);
+      absl::StatusOr<int64_t> stage_failures = budget(
+          absl::StrCat(field, ".max_failures"), stage.has_max_failures(), stage.max_failures());
+      if (!concurrency.ok()) return concurrency.status();
+      if (!stage_failures.ok()) return stage_failures.status();
       definition.stages.push_back(StageDefinition{
           .name = stage.name(),
           .op = stage.op(),
           .args = {stage.args().begin(), stage.args().end()},
-          .concurrency = static_cast<int>(or_default(stage.concurrency(), 1)),
+          .concurrency = static_cast<int>(*concurrency),
           .output_order = stage.output_order() == v1::OUTPUT_ORDER_COMPLETION
                               ? OutputOrder::kCompletion
                               : OutputOrder::kInput,
-          .max_failures = stage.has_max_failures() ? static_cast<int64_t>(stage.max_failures())
-                                                   : kUnlimitedFailures,
+          .max_failures = *stage_failures,
       });
     }
-    if (absl::Status valid = ValidatePipelineDefinition(definition); !valid.ok()) return valid;
+    definition.config_fingerprint = ContentFingerprint(definition);
+    if (absl::Status valid = ValidatePipelineDefinition(definition, ops); !valid.ok()) return valid;
     definitions.push_back(std::move(definition));
   }
   return definitions;

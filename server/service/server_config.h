@@ -10,9 +10,17 @@
 
 #include "absl/status/statusor.h"
 #include "dataloader/v1/pipeline_config.pb.h"
+#include "server/ops/op_registry.h"
 #include "server/pipeline/stream_pipeline.h"
 
 namespace dataloader::server {
+
+// Limits of the config's integers (a larger value is an error naming it): tasks of one stage
+// (and samples loaded at once) per stream, batches buffered per stream, samples in a
+// synthetic dataset.
+inline constexpr uint64_t kMaxStageConcurrency = 65536;
+inline constexpr uint64_t kMaxSinkBuffer = 1024;
+inline constexpr uint64_t kMaxSamples = uint64_t{1} << 48;
 
 // The pipeline served when no --config is given: "synthetic", 10,000 generated 128x128 RGB
 // images, brightness jitter, normalization to float32 CHW, batches of 32 (6 MiB).
@@ -23,7 +31,9 @@ absl::StatusOr<v1::ServerConfig> ReadServerConfig(const std::string& path);
 
 // Validates every pipeline (unique names, a source, sizes, ops and their arguments) and
 // converts them; InvalidArgument names the pipeline and the value.
-absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerConfig& config);
+// `ops` are the ops stages may name.
+absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerConfig& config,
+                                                              const OpRegistry& ops);
 
 }  // namespace dataloader::server
 

@@ -22,9 +22,10 @@
 #include "core/cancellation.h"
 #include "core/event_loop.h"
 #include "core/stage_function.h"
-#include "server/ops/op.h"
+#include "server/ops/op_registry.h"
 #include "server/pipeline/epoch_plan.h"
 #include "server/service/server_config.h"
+#include "tests/server/ops/test_ops.h"
 
 ABSL_FLAG(std::string, config, "", "Text-format dataloader.v1.ServerConfig file.");
 ABSL_FLAG(std::string, pipeline, "", "The pipeline whose stages to run.");
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   using namespace dataloader::server;  // NOLINT
   absl::StatusOr<v1::ServerConfig> config = ReadServerConfig(absl::GetFlag(FLAGS_config));
   if (!config.ok()) return Fail(std::string(config.status().message()));
-  absl::StatusOr<std::vector<PipelineDefinition>> definitions = ToDefinitions(*config);
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions =
+      ToDefinitions(*config, dataloader::testing::BuiltinOps());
   if (!definitions.ok()) return Fail(std::string(definitions.status().message()));
   const PipelineDefinition* definition = nullptr;
   for (const PipelineDefinition& each : *definitions) {
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Op>> ops;
   for (const StageDefinition& stage : definition->stages) {
     absl::StatusOr<std::unique_ptr<Op>> op =
-        OpRegistry::Default().Create(stage.op, stage.args, definition->dataset->root());
+        dataloader::testing::BuiltinOps().Create(stage.op, stage.args, definition->dataset->root());
     if (!op.ok()) return Fail(std::string(op.status().message()));
     if ((*op)->IsAsync()) return Fail("stage '" + stage.op + "' is asynchronous; not supported");
     ops.push_back(*std::move(op));

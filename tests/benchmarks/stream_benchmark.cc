@@ -26,6 +26,7 @@
 #include "core/runtime.h"
 #include "server/pipeline/stream_pipeline.h"
 #include "server/service/malloc_tuning.h"
+#include "tests/server/ops/test_ops.h"
 #include "tests/server/service/in_process_server.h"
 
 namespace dataloader {
@@ -57,9 +58,10 @@ double PeakRssMiB() {
 double InProcessMBps() {
   v1::ServerConfig config;
   google::protobuf::TextFormat::ParseFromString(kConfig, &config);
-  auto definitions = server::ToDefinitions(config);
+  auto definitions = server::ToDefinitions(config, testing::BuiltinOps());
   auto runtime = *Runtime::Create({.num_threads = 2});
-  auto pipeline = server::BuildStreamPipeline(definitions->front(), {}, *runtime);
+  auto pipeline =
+      server::BuildStreamPipeline(definitions->front(), {}, *runtime, testing::BuiltinOps());
   const absl::Time start = absl::Now();
   int64_t bytes = 0;
   for (server::CollatedBatch& batch : **pipeline) {

@@ -33,6 +33,7 @@
 #include "server/service/data_loader_service.h"
 #include "server/service/server_config.h"
 #include "tests/client/subprocess.h"
+#include "tests/server/ops/test_ops.h"
 #include "tests/server/service/in_process_server.h"
 
 namespace dataloader::client {
@@ -64,9 +65,9 @@ constexpr char kConfig[] = R"pb(
     name: "broken"
     synthetic { num_samples: 100 }
     stages {
-      name: "bad_normalize"
-      op: "normalize"
-      args { key: "tensor" value: "label" }
+      name: "every_other"
+      op: "fail_every"
+      args { key: "every" value: "2" }
     }
     batch_size: 8
     max_failures: 20
@@ -76,7 +77,10 @@ constexpr char kConfig[] = R"pb(
 // A server with kConfig's pipelines on 127.0.0.1:`port` (0: a free port).
 class TestServer : public dataloader::testing::InProcessServer {
  public:
-  explicit TestServer(int port = 0) : InProcessServer(kConfig, port) {}
+  explicit TestServer(int port = 0)
+      : InProcessServer(
+            kConfig, port,
+            {.ops = &dataloader::testing::TestOps(), .threads = 2, .log_streams = false}) {}
 };
 
 v1::StreamBatchesRequest Request(const std::string& pipeline) {
@@ -284,8 +288,9 @@ TEST(BatchStreamTest, ServerErrorMidStreamComesAfterTheBatchesBeforeIt) {
   ASSERT_TRUE(stream.ok());
   Drained drained = Drain(**stream);
   EXPECT_EQ(drained.status.code(), absl::StatusCode::kAborted);
-  EXPECT_THAT(std::string(drained.status.message()), HasSubstr("bad_normalize"));
+  EXPECT_THAT(std::string(drained.status.message()), HasSubstr("every_other"));
   EXPECT_EQ((*stream)->reconnects(), 0);
+  EXPECT_GT(drained.batches.size(), 0u);  // Half the samples fail: the budget ends it mid-way.
   for (size_t i = 0; i < drained.batches.size(); ++i) EXPECT_EQ(drained.batches[i].sequence(), i);
 }
 
@@ -434,6 +439,42 @@ TEST(ClientBinaryTest, JsonVerifiedRunAndAFailingRun) {
       RunToExit({DL_CLIENT_BINARY, "--target=" + server.target(), "--pipeline=nope"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.output, HasSubstr("NOT_FOUND: unknown pipeline 'nope'"));
+}
+
+// (The message goes to stderr, which RunToExit does not capture; the log shows it.)
+TEST(ClientBinaryTest, BadFlagsExitWithTheUsageCode) {
+  RunResult unknown = RunToExit({DL_CLIENT_BINARY, "--no_such_flag=1"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  RunResult bad_value = RunToExit({DL_CLIENT_BINARY, "--max_batches=many"});
+  EXPECT_EQ(bad_value.exit_code, 2) << bad_value.output;
+  RunResult missing_value = RunToExit({DL_CLIENT_BINARY, "--target"});
+  EXPECT_EQ(missing_value.exit_code, 2) << missing_value.output;
+  RunResult positional = RunToExit({DL_CLIENT_BINARY, "stray"});
+  EXPECT_EQ(positional.exit_code, 2) << positional.output;
+}
+
+// A batch whose every sample failed is well-formed on the wire, but --verify must not call a
+// stream that loses whole batches OK.
+TEST(ClientBinaryTest, VerifyFailsOnAnEmptyBatch) {
+  // Batches of one sample in dataset order; every even sample fails: batch 0 is empty.
+  dataloader::testing::InProcessServer server(
+      R"pb(
+        pipelines {
+          name: "holes"
+          synthetic { num_samples: 8 height: 2 width: 2 channels: 1 }
+          stages {
+            op: "fail_every"
+            args { key: "every" value: "2" }
+          }
+          batch_size: 1
+          shuffle: false
+        }
+      )pb",
+      0, {.ops = &dataloader::testing::TestOps(), .threads = 2, .log_streams = false});
+  RunResult run =
+      RunToExit({DL_CLIENT_BINARY, "--target=" + server.target(), "--pipeline=holes", "--verify"});
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("batch 0: empty: every sample of the batch failed"));
 }
 
 }  // namespace

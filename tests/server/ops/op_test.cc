@@ -1,8 +1,6 @@
 // Copyright 2026 The dataloader Authors.
 //
 // The generic ops and the op registry, through the registry as a config would use them.
-#include "server/ops/op.h"
-
 #include <atomic>
 #include <cstring>
 #include <latch>
@@ -13,7 +11,9 @@
 #include "core/event_loop.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/ops/op_registry.h"
 #include "server/pipeline/synthetic_dataset.h"
+#include "tests/server/ops/test_ops.h"
 
 namespace dataloader::server {
 namespace {
@@ -23,7 +23,8 @@ using ::testing::HasSubstr;
 class OpTest : public ::testing::Test {
  protected:
   std::unique_ptr<Op> Make(const std::string& name, std::map<std::string, std::string> args) {
-    absl::StatusOr<std::unique_ptr<Op>> op = OpRegistry::Default().Create(name, std::move(args));
+    absl::StatusOr<std::unique_ptr<Op>> op =
+        dataloader::testing::BuiltinOps().Create(name, std::move(args));
     EXPECT_TRUE(op.ok()) << op.status();
     return op.ok() ? *std::move(op) : nullptr;
   }
@@ -43,16 +44,19 @@ class OpTest : public ::testing::Test {
 };
 
 TEST_F(OpTest, RegistryNamesUnknownOpsAndArguments) {
-  absl::Status unknown = OpRegistry::Default().Create("rezise", {}).status();
+  absl::Status unknown = dataloader::testing::BuiltinOps().Create("rezise", {}).status();
   EXPECT_TRUE(absl::IsInvalidArgument(unknown));
   EXPECT_THAT(unknown.message(),
               HasSubstr("unknown op 'rezise' (known: cast, center_crop, cpu_cost"));
-  absl::Status typo = OpRegistry::Default().Create("latency", {{"milis", "3"}}).status();
+  absl::Status typo =
+      dataloader::testing::BuiltinOps().Create("latency", {{"milis", "3"}}).status();
   EXPECT_THAT(typo.message(), HasSubstr("op 'latency': unknown argument(s) 'milis'"));
-  absl::Status bad = OpRegistry::Default().Create("cpu_cost", {{"micros", "fast"}}).status();
+  absl::Status bad =
+      dataloader::testing::BuiltinOps().Create("cpu_cost", {{"micros", "fast"}}).status();
   EXPECT_THAT(bad.message(),
-              HasSubstr("op 'cpu_cost': argument 'micros' must be an integer, got 'fast'"));
-  absl::Status missing = OpRegistry::Default().Create("cast", {}).status();
+              HasSubstr("op 'cpu_cost': argument 'micros' must be an integer >= 0 and <= 60000000, "
+                        "got 'fast'"));
+  absl::Status missing = dataloader::testing::BuiltinOps().Create("cast", {}).status();
   EXPECT_THAT(missing.message(), HasSubstr("op 'cast': missing required argument 'dtype'"));
 }
 
@@ -111,8 +115,9 @@ TEST_F(OpTest, CastRoundTripsAndClamps) {
   absl::StatusOr<Sample> back = Run(*to_uint8, *std::move(as_float));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->tensors[0].data, pixels);
-  EXPECT_THAT(OpRegistry::Default().Create("cast", {{"dtype", "complex64"}}).status().message(),
-              HasSubstr("unknown dtype 'complex64'"));
+  EXPECT_THAT(
+      dataloader::testing::BuiltinOps().Create("cast", {{"dtype", "complex64"}}).status().message(),
+      HasSubstr("unknown dtype 'complex64'"));
 }
 
 TEST_F(OpTest, RandomBrightnessDependsOnlyOnTheSampleSeed) {

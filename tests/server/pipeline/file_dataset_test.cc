@@ -3,6 +3,7 @@
 // FileDataset (image folder and list file) and the read_file op's confinement to the root.
 #include "server/pipeline/file_dataset.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,7 +15,8 @@
 #include "core/event_loop.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/ops/op.h"
+#include "server/ops/op_registry.h"
+#include "tests/server/ops/test_ops.h"
 
 namespace dataloader::server {
 namespace {
@@ -40,7 +42,7 @@ class FileDatasetTest : public ::testing::Test {
 
   absl::StatusOr<Sample> Read(const FileDataset& dataset, int64_t index) {
     absl::StatusOr<std::unique_ptr<Op>> op =
-        OpRegistry::Default().Create("read_file", {}, dataset.root());
+        dataloader::testing::BuiltinOps().Create("read_file", {}, dataset.root());
     EXPECT_TRUE(op.ok()) << op.status();
     absl::StatusOr<Sample> sample = dataset.Load(index, 0);
     if (!sample.ok()) return sample;
@@ -82,12 +84,17 @@ TEST_F(FileDatasetTest, ImageFolderIsSortedLabeledAndFiltered) {
   ASSERT_TRUE(label.ok());
   EXPECT_EQ(*reinterpret_cast<const int64_t*>((*label)->data.data()), 2);
 
-  // Same files, same listing fingerprint; one more file changes it.
+  // Same files, same listing fingerprint, also mounted elsewhere; one more file changes it.
   auto again = FileDataset::FromImageFolder(root_, FileDataset::DefaultExtensions());
-  EXPECT_EQ((*again)->ListingFingerprint(), (*dataset)->ListingFingerprint());
+  EXPECT_EQ((*again)->ContentFingerprint(), (*dataset)->ContentFingerprint());
+  fs::copy(root_, dir_ + "/mounted_elsewhere", fs::copy_options::recursive);
+  auto moved =
+      FileDataset::FromImageFolder(dir_ + "/mounted_elsewhere", FileDataset::DefaultExtensions());
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ((*moved)->ContentFingerprint(), (*dataset)->ContentFingerprint());
   Write(root_ + "/ant/new.png", "x");
   auto changed = FileDataset::FromImageFolder(root_, FileDataset::DefaultExtensions());
-  EXPECT_NE((*changed)->ListingFingerprint(), (*dataset)->ListingFingerprint());
+  EXPECT_NE((*changed)->ContentFingerprint(), (*dataset)->ContentFingerprint());
 }
 
 TEST_F(FileDatasetTest, ImageFolderErrorsNameTheRoot) {
@@ -140,8 +147,8 @@ TEST_F(FileDatasetTest, ReadFileRefusesSymlinksOutOfTheRootAndNamesMissingFiles)
   absl::StatusOr<Sample> escaped = Read(**dataset, 0);
   EXPECT_TRUE(absl::IsPermissionDenied(escaped.status())) << escaped.status();
   EXPECT_THAT(escaped.status().message(),
-              HasSubstr("file 'cls/link.jpg': read_file: resolves to '"));
-  EXPECT_THAT(escaped.status().message(), HasSubstr("outside the dataset root"));
+              HasSubstr("file 'cls/link.jpg': read_file: 'cls/link.jpg' leads outside the "
+                        "dataset root"));
 
   fs::remove(root_ + "/cls/real.jpg");
   absl::StatusOr<Sample> gone = Read(**dataset, 1);
@@ -149,8 +156,54 @@ TEST_F(FileDatasetTest, ReadFileRefusesSymlinksOutOfTheRootAndNamesMissingFiles)
   EXPECT_THAT(gone.status().message(), HasSubstr("file 'cls/real.jpg': read_file: cannot open"));
 }
 
+// A list names whatever is on disk when a sample is read: a FIFO (which would block a pool
+// thread forever on open or read), a directory, a device behind a symlink inside the root.
+TEST_F(FileDatasetTest, ReadFileFailsNonRegularFilesAtOnceWithoutBlocking) {
+  Write(root_ + "/cls/good.jpg", "good");
+  ASSERT_EQ(mkfifo((root_ + "/cls/pipe.jpg").c_str(), 0600), 0);
+  fs::create_directories(root_ + "/cls/dir.jpg");
+  Write(root_ + "/list.txt", "cls/pipe.jpg 0\ncls/dir.jpg 0\ncls/good.jpg 0\ncls/inside.jpg 0\n");
+  fs::create_symlink("good.jpg", root_ + "/cls/inside.jpg");  // Relative, stays inside.
+  auto dataset = FileDataset::FromListFile(root_, root_ + "/list.txt");
+  ASSERT_TRUE(dataset.ok()) << dataset.status();
+  absl::StatusOr<Sample> fifo = Read(**dataset, 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(fifo.status())) << fifo.status();
+  EXPECT_THAT(fifo.status().message(), HasSubstr("file 'cls/pipe.jpg': read_file: not a regular "
+                                                 "file (a FIFO)"));
+  absl::StatusOr<Sample> dir = Read(**dataset, 1);
+  EXPECT_THAT(dir.status().message(), HasSubstr("not a regular file (a directory)"));
+  absl::StatusOr<Sample> good = Read(**dataset, 2);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->tensors.back().data.size(), 4u);
+  absl::StatusOr<Sample> inside = Read(**dataset, 3);
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  EXPECT_EQ(inside->tensors.back().data, good->tensors.back().data);
+}
+
+TEST_F(FileDatasetTest, ReadFileCapsTheFileSize) {
+  Write(root_ + "/cls/big.jpg", std::string(1000, 'x'));
+  auto dataset = FileDataset::FromImageFolder(root_, {"jpg"});
+  ASSERT_TRUE(dataset.ok());
+  absl::StatusOr<std::unique_ptr<Op>> op = dataloader::testing::BuiltinOps().Create(
+      "read_file", {{"max_bytes", "999"}}, (*dataset)->root());
+  ASSERT_TRUE(op.ok()) << op.status();
+  absl::StatusOr<Sample> read =
+      (*op)->Run(*(*dataset)->Load(0, 0), TaskContext(token_, loop_, stage_));
+  EXPECT_THAT(read.status().message(), HasSubstr("file is 1000 bytes, over max_bytes 999"));
+}
+
+TEST_F(FileDatasetTest, TheFilesystemRootIsNotADatasetRoot) {
+  auto dataset = FileDataset::FromListFile("/", "/dev/null");
+  EXPECT_TRUE(absl::IsInvalidArgument(dataset.status()));
+  EXPECT_THAT(dataset.status().message(), HasSubstr("is the filesystem's root"));
+  absl::StatusOr<std::unique_ptr<Op>> op =
+      dataloader::testing::BuiltinOps().Create("read_file", {}, "/");
+  EXPECT_THAT(op.status().message(), HasSubstr("the dataset root must not be '/'"));
+}
+
 TEST_F(FileDatasetTest, ReadFileNeedsAFileSource) {
-  absl::StatusOr<std::unique_ptr<Op>> op = OpRegistry::Default().Create("read_file", {});
+  absl::StatusOr<std::unique_ptr<Op>> op =
+      dataloader::testing::BuiltinOps().Create("read_file", {});
   EXPECT_TRUE(absl::IsInvalidArgument(op.status()));
   EXPECT_THAT(op.status().message(), HasSubstr("needs a pipeline whose source is files"));
 }

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/pipeline/file_dataset.h"
 #include "server/pipeline/stream_pipeline.h"
+#include "tests/server/ops/test_ops.h"
 
 namespace dataloader::server {
 namespace {
@@ -73,7 +74,8 @@ class ImagePipelineTest : public ::testing::Test {
 
   std::vector<CollatedBatch> Stream(const PipelineDefinition& definition,
                                     const StreamRequest& request, absl::Status* end) {
-    auto pipeline = BuildStreamPipeline(definition, request, *runtime_);
+    auto pipeline =
+        BuildStreamPipeline(definition, request, *runtime_, dataloader::testing::BuiltinOps());
     EXPECT_TRUE(pipeline.ok()) << pipeline.status();
     std::vector<CollatedBatch> batches;
     if (!pipeline.ok()) return batches;

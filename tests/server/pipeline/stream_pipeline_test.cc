@@ -9,9 +9,11 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/ops/op.h"
+#include "server/ops/builtin_ops.h"
+#include "server/ops/op_registry.h"
 #include "server/pipeline/epoch_plan.h"
 #include "server/pipeline/synthetic_dataset.h"
+#include "tests/server/ops/test_ops.h"
 
 namespace dataloader::server {
 namespace {
@@ -32,9 +34,9 @@ PipelineDefinition SmallDefinition() {
 
 class StreamPipelineTest : public ::testing::Test {
  protected:
-  std::vector<CollatedBatch> Stream(const PipelineDefinition& definition,
-                                    const StreamRequest& request, absl::Status* end = nullptr,
-                                    const OpRegistry& registry = OpRegistry::Default()) {
+  std::vector<CollatedBatch> Stream(
+      const PipelineDefinition& definition, const StreamRequest& request,
+      absl::Status* end = nullptr, const OpRegistry& registry = dataloader::testing::BuiltinOps()) {
     auto pipeline = BuildStreamPipeline(definition, request, *runtime_, registry);
     EXPECT_TRUE(pipeline.ok()) << pipeline.status();
     std::vector<CollatedBatch> batches;
@@ -124,8 +126,8 @@ TEST_F(StreamPipelineTest, SameRequestGivesSameBytesWhateverTheConcurrency) {
 TEST_F(StreamPipelineTest, StartingMidEpochEqualsTheRestOfTheUninterruptedStream) {
   const PipelineDefinition definition = SmallDefinition();
   std::vector<CollatedBatch> full = Stream(definition, {.epoch = 4, .seed = 9});
-  auto pipeline =
-      BuildStreamPipeline(definition, {.epoch = 4, .seed = 9, .start_sequence = 10}, *runtime_);
+  auto pipeline = BuildStreamPipeline(definition, {.epoch = 4, .seed = 9, .start_sequence = 10},
+                                      *runtime_, dataloader::testing::BuiltinOps());
   ASSERT_TRUE(pipeline.ok());
   std::vector<CollatedBatch> rest;
   for (CollatedBatch& batch : **pipeline) rest.push_back(std::move(batch));
@@ -171,12 +173,13 @@ class FailSomeOp final : public Op {
 
 TEST_F(StreamPipelineTest, FailedSamplesLeaveTheirBatchWithoutShiftingOthers) {
   OpRegistry registry;
-  RegisterGenericOps(registry);
+  ASSERT_TRUE(RegisterGenericOps(registry).ok());
   ASSERT_TRUE(registry
-                  .Register("fail_some",
-                            [](OpArgs&) -> absl::StatusOr<std::unique_ptr<Op>> {
-                              return std::make_unique<FailSomeOp>();
-                            })
+                  .Register({.name = "fail_some",
+                             .summary = "fails the samples whose index is a multiple of 5",
+                             .factory = [](const OpArgs&) -> absl::StatusOr<std::unique_ptr<Op>> {
+                               return std::make_unique<FailSomeOp>();
+                             }})
                   .ok());
   PipelineDefinition definition = SmallDefinition();
   definition.shuffle = false;
@@ -197,7 +200,8 @@ TEST_F(StreamPipelineTest, FailedSamplesLeaveTheirBatchWithoutShiftingOthers) {
 
 TEST_F(StreamPipelineTest, BadRequestsAndDefinitionsNameTheValue) {
   auto error = [&](const PipelineDefinition& definition, const StreamRequest& request) {
-    return BuildStreamPipeline(definition, request, *runtime_).status();
+    return BuildStreamPipeline(definition, request, *runtime_, dataloader::testing::BuiltinOps())
+        .status();
   };
   EXPECT_THAT(error(SmallDefinition(), {.shard_index = 3, .shard_count = 3}).message(),
               HasSubstr("shard_index must be in [0, shard_count = 3), got 3"));
@@ -205,11 +209,12 @@ TEST_F(StreamPipelineTest, BadRequestsAndDefinitionsNameTheValue) {
               HasSubstr("start batch must be in [0, 13], got 14"));
   PipelineDefinition bad_op = SmallDefinition();
   bad_op.stages[1].args = {{"millis", "soon"}};
-  EXPECT_THAT(ValidatePipelineDefinition(bad_op).message(),
-              HasSubstr("pipeline 'small': op 'latency': argument 'millis' must be a number"));
+  EXPECT_THAT(
+      ValidatePipelineDefinition(bad_op, dataloader::testing::BuiltinOps()).message(),
+      HasSubstr("pipeline 'small': op 'latency': argument 'millis' must be a finite number"));
   PipelineDefinition bad_size = SmallDefinition();
   bad_size.batch_size = 0;
-  EXPECT_THAT(ValidatePipelineDefinition(bad_size).message(),
+  EXPECT_THAT(ValidatePipelineDefinition(bad_size, dataloader::testing::BuiltinOps()).message(),
               HasSubstr("pipeline 'small': batch_size must be >= 1, got 0"));
 }
 

@@ -12,15 +12,20 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "core/mutex.h"
 #include "core/runtime.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "server/ops/builtin_ops.h"
 #include "server/pipeline/epoch_plan.h"
 #include "server/pipeline/synthetic_dataset.h"
+#include "server/service/data_loader_server.h"
 #include "server/service/server_config.h"
+#include "tests/server/ops/test_ops.h"
 #include "tests/server/service/in_process_server.h"
+#include "tests/server/service/raw_call.h"
 
 namespace dataloader::server {
 namespace {
@@ -48,9 +53,9 @@ constexpr char kConfig[] = R"pb(
     name: "broken"
     synthetic { num_samples: 100 }
     stages {
-      name: "bad_normalize"
-      op: "normalize"
-      args { key: "tensor" value: "label" }
+      name: "every_other"
+      op: "fail_every"
+      args { key: "every" value: "2" }
     }
     batch_size: 8
     max_failures: 20
@@ -60,7 +65,10 @@ constexpr char kConfig[] = R"pb(
 // A server with kConfig's pipelines on a free loopback port.
 class TestServer : public dataloader::testing::InProcessServer {
  public:
-  TestServer() : InProcessServer(kConfig) {}
+  TestServer()
+      : InProcessServer(
+            kConfig, 0,
+            {.ops = &dataloader::testing::TestOps(), .threads = 2, .log_streams = false}) {}
 };
 
 struct StreamResult {
@@ -176,7 +184,8 @@ TEST(DataLoaderServiceTest, StageBeyondItsBudgetEndsTheStreamWithAborted) {
   StreamResult result = Stream(*server.Stub(), Request("broken"));
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_THAT(result.status.error_message(), HasSubstr("21 items failed (max_failures 20"));
-  EXPECT_THAT(result.status.error_message(), HasSubstr("bad_normalize"));
+  EXPECT_THAT(result.status.error_message(), HasSubstr("every_other"));
+  EXPECT_THAT(result.status.error_message(), HasSubstr("is corrupt"));
 }
 
 TEST(DataLoaderServiceTest, MaxBatchesAndCancelEndTheStreamAndFreeIt) {
@@ -278,7 +287,7 @@ TEST(DataLoaderServiceTest, StalledClientStallsOnlyItsOwnBoundedPipeline) {
   EXPECT_EQ(server.service().active_streams(), 0);
 }
 
-TEST(DataLoaderServiceTest, HealthServiceReportsServingThenNotServing) {
+TEST(DataLoaderServiceTest, HealthTurnsNotServingOnDrainAndNewStreamsAreRefused) {
   TestServer server;
   auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", server.port()), grpc::InsecureChannelCredentials()));
@@ -294,9 +303,29 @@ TEST(DataLoaderServiceTest, HealthServiceReportsServingThenNotServing) {
   // The names data_loader.proto promises.
   EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(check("dataloader.v1.DataLoader"), grpc::health::v1::HealthCheckResponse::SERVING);
-  server.SetServing(false);
+
+  // A stream that stops reading keeps the drain going until its deadline.
+  auto stub = server.Stub();
+  grpc::ClientContext stalled;
+  auto reader = stub->StreamBatches(&stalled, Request("small"));
+  v1::Batch batch;
+  ASSERT_TRUE(reader->Read(&batch));
+  std::thread drainer([&] { server.Drain(absl::Now() + absl::Seconds(2)); });
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (check("") == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
   EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(check("dataloader.v1.DataLoader"), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  // Whoever sees NOT_SERVING is refused too, and told to go elsewhere.
+  StreamResult refused = Stream(*stub, Request("small"));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("server is shutting down"));
+  stalled.TryCancel();
+  while (reader->Read(&batch)) {
+  }
+  reader->Finish();
+  drainer.join();
 }
 
 TEST(DataLoaderServiceTest, SixtyFourMiBBatchesStreamIntact) {
@@ -378,10 +407,9 @@ TEST(DrainTest, StreamsPastTheDeadlineEndUnavailableAndResumeElsewhere) {
   EXPECT_THAT(status.error_message(), HasSubstr("drain deadline passed"));
   ASSERT_LT(received.size(), 25u);
 
-  // The draining server refuses new streams, with UNAVAILABLE too.
+  // The drained server no longer listens: new streams fail with UNAVAILABLE too.
   StreamResult refused = Stream(*draining.Stub(), request);
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(refused.status.error_message(), HasSubstr("server is shutting down"));
 
   // Another replica continues from the last token: nothing lost, nothing repeated.
   request.set_resume_token(received.back().resume_token());
@@ -407,6 +435,313 @@ TEST(DrainTest, StreamsThatFinishInTimeEndOk) {
   EXPECT_EQ(ended, 0);
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.batches.size(), 25u);
+}
+
+}  // namespace
+}  // namespace dataloader::server
+
+namespace dataloader::server {
+namespace {
+
+// Hardening: what a hostile or unlucky client does to a server, and what it must not do to
+// other streams.
+
+using ::dataloader::testing::InProcessServer;
+using ::dataloader::testing::RawCall;
+
+// An op that blocks (as a stuck read would) until the test releases it, at most 30 s.
+struct StuckOpControl {
+  Mutex mu;
+  bool entered ABSL_GUARDED_BY(mu) = false;
+  bool released ABSL_GUARDED_BY(mu) = false;
+};
+StuckOpControl& Stuck() {
+  static StuckOpControl* const control = new StuckOpControl();
+  return *control;
+}
+
+class StuckOp final : public Op {
+ public:
+  absl::StatusOr<Sample> Run(Sample sample, const TaskContext&) const override {
+    MutexLock lock(&Stuck().mu);
+    Stuck().entered = true;
+    Stuck().mu.AwaitWithTimeout(absl::Condition(&Stuck().released), absl::Seconds(30));
+    return sample;
+  }
+};
+
+const OpRegistry& OpsWithAStuckOne() {
+  static const OpRegistry* const ops = [] {
+    auto* made = new OpRegistry();
+    EXPECT_TRUE(RegisterBuiltinOps(*made).ok());
+    EXPECT_TRUE(
+        made->Register({.name = "stuck",
+                        .summary = "blocks until the test releases it",
+                        .factory = [](const OpArgs&) -> absl::StatusOr<std::unique_ptr<Op>> {
+                          return std::make_unique<StuckOp>();
+                        }})
+            .ok());
+    return made;
+  }();
+  return *ops;
+}
+
+constexpr char kIsolationConfig[] = R"pb(
+  pipelines {
+    name: "small"
+    synthetic { num_samples: 103 height: 4 width: 5 channels: 3 num_classes: 7 }
+    batch_size: 8
+  }
+  pipelines {
+    name: "stuck"
+    synthetic { num_samples: 100 height: 2 width: 2 channels: 1 }
+    stages { op: "stuck" }
+    batch_size: 4
+  }
+  pipelines {
+    # 512 batches of 1 MiB: more than gRPC's windows hold, so a client that stops reading
+    # keeps its stream (and its slot) open.
+    name: "mib"
+    synthetic { num_samples: 2048 height: 256 width: 256 channels: 4 }
+    batch_size: 4
+    shuffle: false
+  }
+)pb";
+
+// Made after the probe of "stuck" (which the op lets through until `armed`).
+class IsolationServer {
+ public:
+  IsolationServer()
+      : server_(
+            kIsolationConfig, 0,
+            {.ops = &OpsWithAStuckOne(), .threads = 2, .max_streams = 1, .log_streams = false}) {
+    MutexLock lock(&Stuck().mu);
+    Stuck().entered = false;
+    Stuck().released = false;
+  }
+  ~IsolationServer() { Release(); }
+  void Release() {
+    MutexLock lock(&Stuck().mu);
+    Stuck().released = true;
+  }
+  bool AwaitStuck() {
+    MutexLock lock(&Stuck().mu);
+    return Stuck().mu.AwaitWithTimeout(absl::Condition(&Stuck().entered), absl::Seconds(10));
+  }
+  InProcessServer& server() { return server_; }
+
+ private:
+  InProcessServer server_;
+};
+
+// The probe runs the stuck op too: let it through while the server starts.
+struct ReleasedForTheProbe {
+  ReleasedForTheProbe() {
+    MutexLock lock(&Stuck().mu);
+    Stuck().released = true;
+  }
+};
+
+TEST(StreamIsolationTest, ACancelledStreamWithAStuckStageFreesItsSlotAndFreezesNothing) {
+  ReleasedForTheProbe probe;
+  IsolationServer isolation;
+  InProcessServer& server = isolation.server();
+  auto stub = server.Stub();
+  grpc::ClientContext stuck_context;
+  auto stuck_reader = stub->StreamBatches(&stuck_context, Request("stuck"));
+  ASSERT_TRUE(isolation.AwaitStuck());
+  stuck_context.TryCancel();
+  v1::Batch batch;
+  while (stuck_reader->Read(&batch)) {
+  }
+  EXPECT_EQ(stuck_reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // The stage call still blocks, yet the server learns of the cancel and frees the one slot
+  // (the client's CANCELLED is its own: the server may hear of it a little later) ...
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (server.service().active_streams() != 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(server.service().active_streams(), 0);
+  // ... and ListPipelines and other streams are served.
+  grpc::ClientContext list_context;
+  list_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListPipelinesResponse pipelines;
+  EXPECT_TRUE(stub->ListPipelines(&list_context, {}, &pipelines).ok());
+  v1::StreamBatchesRequest small = Request("small");
+  small.set_max_batches(2);
+  StreamResult other = Stream(*stub, small);
+  EXPECT_TRUE(other.status.ok()) << other.status.error_message();
+  EXPECT_EQ(other.batches.size(), 2u);
+}
+
+TEST(StreamIsolationTest, DrainEndsAStreamWhoseStageIsStuck) {
+  ReleasedForTheProbe probe;
+  IsolationServer isolation;
+  InProcessServer& server = isolation.server();
+  auto stub = server.Stub();
+  grpc::ClientContext context;
+  auto reader = stub->StreamBatches(&context, Request("stuck"));
+  ASSERT_TRUE(isolation.AwaitStuck());
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(server.Drain(absl::Now() + absl::Milliseconds(200)), 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));  // Bounded: it did not wait for the stage.
+  v1::Batch batch;
+  while (reader->Read(&batch)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(StreamIsolationTest, ASlotIsFreeAsSoonAsItsStreamsStatusArrives) {
+  InProcessServer server(
+      kIsolationConfig, 0,
+      {.ops = &OpsWithAStuckOne(), .threads = 2, .max_streams = 1, .log_streams = false});
+  auto stub = server.Stub();
+  v1::StreamBatchesRequest one = Request("small");
+  one.set_max_batches(1);
+  for (int i = 0; i < 30; ++i) {
+    StreamResult result = Stream(*stub, one);
+    ASSERT_TRUE(result.status.ok()) << "stream " << i << ": " << result.status.error_message();
+  }
+}
+
+TEST(StreamIsolationTest, BadRequestsAreJudgedBeforeAdmission) {
+  InProcessServer server(
+      kIsolationConfig, 0,
+      {.ops = &OpsWithAStuckOne(), .threads = 2, .max_streams = 1, .log_streams = false});
+  auto stub = server.Stub();
+  grpc::ClientContext holder;  // Takes the one slot and stops reading.
+  auto reader = stub->StreamBatches(&holder, Request("mib"));
+  v1::Batch batch;
+  ASSERT_TRUE(reader->Read(&batch));
+  EXPECT_EQ(Stream(*stub, Request("small", 2, 2)).status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Stream(*stub, Request("nope")).status.error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status full = Stream(*stub, Request("small")).status;
+  EXPECT_EQ(full.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(full.error_message(), HasSubstr("serves at most 1 at once"));
+  holder.TryCancel();
+  while (reader->Read(&batch)) {
+  }
+  reader->Finish();
+}
+
+// Wire-format pieces for hand-made requests.
+std::string Varint(uint64_t value) {
+  std::string out;
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+  return out;
+}
+std::string VarintField(int number, uint64_t value) {
+  return Varint(static_cast<uint64_t>(number) << 3) + Varint(value);
+}
+std::string BytesField(int number, const std::string& bytes) {
+  return Varint((static_cast<uint64_t>(number) << 3) | 2) + Varint(bytes.size()) + bytes;
+}
+
+TEST(RequestHardeningTest, MalformedRequestsGetInvalidArgumentNamingTheField) {
+  TestServer server;
+  const std::string stream_method = "/dataloader.v1.DataLoader/StreamBatches";
+  const std::string small = BytesField(1, "small");
+  struct Case {
+    std::string bytes;
+    std::string message;
+  };
+  const Case cases[] = {
+      {small + VarintField(3, uint64_t{1} << 32),
+       "shard_count must be < 2^32 (a uint32), got 4294967296"},
+      {small + VarintField(2, uint64_t{1} << 40), "shard_index must be < 2^32"},
+      {BytesField(1,
+                  "sm\xff\xfe"
+                  "all"),
+       "pipeline must be UTF-8 text, got 7 bytes that are not"},
+      {"\xff\xff\xff\xff", "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
+      {small + "\x32\x05"
+               "ab",
+       "request is not a dataloader.v1.StreamBatchesRequest: field 'resume_token' "
+       "is cut short"},
+  };
+  for (const Case& each : cases) {
+    testing::RawCallResult result = RawCall(server.target(), stream_method, each.bytes);
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << each.message;
+    EXPECT_THAT(result.status.error_message(), HasSubstr(each.message));
+    EXPECT_TRUE(result.responses.empty());
+  }
+  testing::RawCallResult list =
+      RawCall(server.target(), "/dataloader.v1.DataLoader/ListPipelines", "\xff\xff");
+  EXPECT_EQ(list.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(list.status.error_message(),
+              HasSubstr("request is not a dataloader.v1.ListPipelinesRequest"));
+}
+
+TEST(RequestHardeningTest, AHugePipelineNameIsNotEchoedWhole) {
+  TestServer server;
+  grpc::Status status = Stream(*server.Stub(), Request(std::string(100 * 1024, 'x'))).status;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(status.error_message().size(), 400u);
+  EXPECT_THAT(status.error_message(), HasSubstr("(102400 bytes)"));
+  EXPECT_THAT(status.error_message(), HasSubstr("serving: broken, small"));
+}
+
+TEST(RequestHardeningTest, MaxBatchesPastInt64MeansToTheEndAndNeverEndsEarly) {
+  TestServer server;
+  auto stub = server.Stub();
+  for (uint64_t max : {uint64_t{1} << 63, ~uint64_t{0}}) {
+    v1::StreamBatchesRequest request = Request("small");
+    request.set_max_batches(max);
+    StreamResult result = Stream(*stub, request);
+    ASSERT_TRUE(result.status.ok()) << max << ": " << result.status.error_message();
+    EXPECT_EQ(result.batches.size(), 13u) << max;
+  }
+  StreamResult full = Stream(*stub, Request("small"));
+  ASSERT_EQ(full.batches.size(), 13u);
+  v1::StreamBatchesRequest resume = Request("small");
+  resume.set_resume_token(full.batches[4].resume_token());
+  resume.set_max_batches((uint64_t{1} << 63) - 1);  // start + max overflowed int64 before.
+  StreamResult rest = Stream(*stub, resume);
+  ASSERT_TRUE(rest.status.ok()) << rest.status.error_message();
+  ASSERT_EQ(rest.batches.size(), 8u);
+  EXPECT_EQ(rest.batches.front().sequence(), 5u);
+}
+
+TEST(RequestHardeningTest, TheProbeSkipsFailedSamplesAndRefusesAPipelineWithNoGoodOne) {
+  TestServer server;  // "broken": sample 0 fails, sample 1 does not.
+  grpc::ClientContext context;
+  v1::ListPipelinesResponse response;
+  ASSERT_TRUE(server.Stub()->ListPipelines(&context, {}, &response).ok());
+  const v1::PipelineInfo& broken = response.pipelines(0);
+  ASSERT_EQ(broken.name(), "broken");
+  ASSERT_EQ(broken.tensors_size(), 2);
+  EXPECT_EQ(broken.tensors(0).name(), "image");
+  EXPECT_GE(broken.max_batch_bytes(), 8u * (32 * 32 * 3 + 8));
+
+  v1::ServerConfig config;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
+                                                              pipelines {
+                                                                name: "hopeless"
+                                                                synthetic { num_samples: 500 }
+                                                                stages {
+                                                                  op: "fail_every"
+                                                                  args { key: "every" value: "1" }
+                                                                }
+                                                                batch_size: 8
+                                                              }
+                                                            )pb",
+                                                            &config));
+  auto refused = DataLoaderServer::Start({.address = "127.0.0.1:0",
+                                          .config = config,
+                                          .ops = &dataloader::testing::TestOps(),
+                                          .threads = 2,
+                                          .log_streams = false});
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("pipeline 'hopeless' cannot serve: none of its first 64 samples could be "
+                        "processed"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("sample 63 is corrupt"));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Copyright 2026 The dataloader Authors.
 //
-// The Prometheus endpoint end to end: a real DataLoaderService reporting to ServerMetrics on
+// The Prometheus endpoint end to end: a real DataLoaderServer reporting to ServerMetrics on
 // 127.0.0.1:0, streams over gRPC, and scrapes of /metrics over plain HTTP (POSIX sockets),
 // checking that the values move as the streams do.
 #include "server/service/metrics.h"
@@ -25,11 +25,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "core/runtime.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
-#include "server/service/data_loader_service.h"
-#include "server/service/server_config.h"
+#include "tests/server/service/in_process_server.h"
 
 namespace dataloader::server {
 namespace {
@@ -81,45 +78,18 @@ constexpr char kConfig[] = R"pb(
   }
 )pb";
 
-// A DataLoaderService reporting to a ServerMetrics, both on free loopback ports.
+// A DataLoaderServer with its Prometheus endpoint, both on free loopback ports.
 class MetricsServer {
  public:
-  MetricsServer() {
-    auto metrics = ServerMetrics::Create({.listen_address = "127.0.0.1:0"});
-    EXPECT_TRUE(metrics.ok()) << metrics.status();
-    metrics_ = *std::move(metrics);
-    v1::ServerConfig config;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
-    auto definitions = ToDefinitions(config);
-    EXPECT_TRUE(definitions.ok()) << definitions.status();
-    runtime_ = *Runtime::Create({.num_threads = 2});
-    auto service = DataLoaderService::Create(*definitions, *runtime_,
-                                             {.log_streams = false, .metrics = metrics_.get()});
-    EXPECT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    builder.SetMaxSendMessageSize(-1);
-    server_ = builder.BuildAndStart();
-    EXPECT_NE(port, 0);
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(-1);
-    stub_ = v1::DataLoader::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
-  }
-  ~MetricsServer() { server_->Shutdown(std::chrono::system_clock::now()); }
+  MetricsServer()
+      : server_(kConfig, 0, {.threads = 2, .metrics_address = "127.0.0.1:0", .log_streams = false}),
+        stub_(server_.Stub()) {}
 
-  int metrics_port() const { return metrics_->port(); }
+  int metrics_port() { return server_.server().metrics_port(); }
   v1::DataLoader::Stub& stub() { return *stub_; }
 
  private:
-  // Declared first, destroyed last: the service reports to it until it is gone.
-  std::unique_ptr<ServerMetrics> metrics_;
-  std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<DataLoaderService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  dataloader::testing::InProcessServer server_;
   std::unique_ptr<v1::DataLoader::Stub> stub_;
 };
 

@@ -23,15 +23,12 @@
 #include "client/channel_security.h"
 #include "client/client_options.h"
 #include "client/list_pipelines.h"
-#include "core/runtime.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "server/service/data_loader_service.h"
-#include "server/service/server_config.h"
 #include "server/service/server_security.h"
 #include "tests/client/subprocess.h"
+#include "tests/server/service/in_process_server.h"
 
 namespace dataloader::server {
 namespace {
@@ -88,40 +85,15 @@ ServerSecurityOptions TlsServer() {
   return {.tls_cert_file = Tls("server.pem"), .tls_key_file = Tls("server.key")};
 }
 
-// A DataLoaderService serving kConfig on a free 127.0.0.1 port with `security`.
+// A DataLoaderServer serving kConfig on a free 127.0.0.1 port with `security`.
 class SecureServer {
  public:
-  explicit SecureServer(const ServerSecurityOptions& security) {
-    v1::ServerConfig config;
-    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
-    auto definitions = ToDefinitions(config);
-    EXPECT_TRUE(definitions.ok()) << definitions.status();
-    runtime_ = *Runtime::Create({.num_threads = 2});
-    auto service = DataLoaderService::Create(*definitions, *runtime_, {.log_streams = false});
-    EXPECT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-        CreateServerCredentials(security, "127.0.0.1:0");
-    EXPECT_TRUE(credentials.ok()) << credentials.status();
-    grpc::EnableDefaultHealthCheckService(true);  // As dataloader_server does.
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", *credentials, &port_);
-    builder.RegisterService(service_.get());
-    builder.SetMaxSendMessageSize(-1);
-    server_ = builder.BuildAndStart();
-    EXPECT_NE(port_, 0);
-    if (server_ != nullptr) MarkServingInHealthService(*server_);
-  }
-  ~SecureServer() {
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now());
-  }
-  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+  explicit SecureServer(const ServerSecurityOptions& security)
+      : server_(kConfig, 0, {.threads = 2, .security = security, .log_streams = false}) {}
+  std::string target() const { return server_.target(); }
 
  private:
-  std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<DataLoaderService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  dataloader::testing::InProcessServer server_;
 };
 
 client::ClientOptions Options(const std::string& target, const ClientSecurityOptions& security) {

@@ -1,0 +1,117 @@
+// Copyright 2026 The dataloader Authors.
+
+#include "server/service/request_parser.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/stubs/common.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace dataloader::server {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::internal::WireFormatLite;
+
+// Requests are small; anything this large is not one of ours.
+constexpr size_t kMaxRequestBytes = 4 << 20;
+
+std::string FieldName(const google::protobuf::Descriptor& type, int number) {
+  const FieldDescriptor* field = type.FindFieldByNumber(number);
+  return field != nullptr ? field->name() : absl::StrCat("field ", number);
+}
+
+// Walks the top-level fields of `data` as a message of `type`.
+absl::Status CheckFields(const std::string& data, const google::protobuf::Descriptor& type) {
+  const std::string what = absl::StrCat("request is not a ", type.full_name(), ": ");
+  google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(data.data()),
+                                               static_cast<int>(data.size()));
+  while (true) {
+    const uint32_t tag = input.ReadTag();
+    if (tag == 0) {
+      // 0 is also what a malformed tag reads as; only at the end of the bytes is it the end.
+      if (!input.ConsumedEntireMessage()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, "malformed bytes"));
+      }
+      break;
+    }
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    const FieldDescriptor* field = type.FindFieldByNumber(number);
+    switch (WireFormatLite::GetTagWireType(tag)) {
+      case WireFormatLite::WIRETYPE_VARINT: {
+        uint64_t value = 0;
+        if (!input.ReadVarint64(&value)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(what, "field '", FieldName(type, number), "' is cut short"));
+        }
+        if (field != nullptr && field->type() == FieldDescriptor::TYPE_UINT32 &&
+            value > std::numeric_limits<uint32_t>::max()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(field->name(), " must be < 2^32 (a uint32), got ", value));
+        }
+        break;
+      }
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
+        uint32_t length = 0;
+        std::string bytes;
+        if (!input.ReadVarint32(&length) || !input.ReadString(&bytes, static_cast<int>(length))) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(what, "field '", FieldName(type, number), "' is cut short"));
+        }
+        if (field != nullptr && field->type() == FieldDescriptor::TYPE_STRING &&
+            !google::protobuf::internal::IsStructurallyValidUTF8(bytes.data(),
+                                                                 static_cast<int>(bytes.size()))) {
+          return absl::InvalidArgumentError(absl::StrCat(field->name(), " must be UTF-8 text, got ",
+                                                         bytes.size(), " bytes that are not"));
+        }
+        break;
+      }
+      case WireFormatLite::WIRETYPE_FIXED64:
+        if (!input.Skip(8)) {
+          return absl::InvalidArgumentError(absl::StrCat(what, "malformed bytes"));
+        }
+        break;
+      case WireFormatLite::WIRETYPE_FIXED32:
+        if (!input.Skip(4)) {
+          return absl::InvalidArgumentError(absl::StrCat(what, "malformed bytes"));
+        }
+        break;
+      default:  // Groups are not used by this API.
+        return absl::InvalidArgumentError(absl::StrCat(what, "malformed bytes"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Message& message) {
+  const google::protobuf::Descriptor& type = *message.GetDescriptor();
+  if (bytes.Length() > kMaxRequestBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("request is ", bytes.Length(), " bytes; a ",
+                                                   type.full_name(), " is at most ",
+                                                   kMaxRequestBytes));
+  }
+  std::vector<grpc::Slice> slices;
+  if (!bytes.Dump(&slices).ok()) return absl::InternalError("cannot read the request's bytes");
+  std::string data;
+  data.reserve(bytes.Length());
+  for (const grpc::Slice& slice : slices) {
+    data.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  if (absl::Status fields = CheckFields(data, type); !fields.ok()) return fields;
+  if (!message.ParseFromString(data)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is not a ", type.full_name(), ": malformed bytes"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dataloader::server
