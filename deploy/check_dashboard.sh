@@ -75,6 +75,8 @@ if timeout 60 "$CLIENT" --target="127.0.0.1:$port" --pipeline=no_such_pipeline -
   --max_retries=0 >"$work/refused.out" 2>&1; then
   fail "a stream of an unknown pipeline was not refused"
 fi
+grep -q NOT_FOUND "$work/refused.out" ||
+  fail "the unknown pipeline's stream failed, but not with NOT_FOUND: $(cat "$work/refused.out")"
 
 # Node's fetch: no curl or wget needed (node is here for the check anyway).
 # shellcheck disable=SC2016  # JavaScript, not shell
