@@ -58,18 +58,17 @@ bool StreamTeardowns::AwaitNone(absl::Time deadline) {
 }
 
 BatchStreamReactor::BatchStreamReactor(const Services& services, std::string peer,
-                                       StreamIdentity stream, int64_t first_sequence,
+                                       StreamIdentity stream,
                                        std::unique_ptr<Pipeline<CollatedBatch>> pipeline)
     : services_(services),
       peer_(std::move(peer)),
       stream_(std::move(stream)),
-      first_sequence_(first_sequence),
       start_(absl::Now()),
       pipeline_(std::move(pipeline)) {}
 
 BatchStreamReactor* BatchStreamReactor::Refuse(const Services& services,
                                                const absl::Status& status) {
-  auto* reactor = new BatchStreamReactor(services, "", {}, 0, nullptr);
+  auto* reactor = new BatchStreamReactor(services, "", {}, nullptr);
   services.metrics->StreamRefused(status);
   {
     MutexLock lock(&reactor->mu_);
@@ -83,8 +82,8 @@ BatchStreamReactor* BatchStreamReactor::Refuse(const Services& services,
 BatchStreamReactor* BatchStreamReactor::Serve(const Services& services, std::string peer,
                                               StreamIdentity stream, int64_t first_sequence,
                                               std::unique_ptr<Pipeline<CollatedBatch>> pipeline) {
-  auto* reactor = new BatchStreamReactor(services, std::move(peer), std::move(stream),
-                                         first_sequence, std::move(pipeline));
+  auto* reactor =
+      new BatchStreamReactor(services, std::move(peer), std::move(stream), std::move(pipeline));
   if (absl::Status admitted = services.streams->Admit(reactor); !admitted.ok()) {
     services.metrics->StreamRefused(admitted);
     {

@@ -79,7 +79,7 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
 
  private:
   BatchStreamReactor(const Services& services, std::string peer, StreamIdentity stream,
-                     int64_t first_sequence, std::unique_ptr<Pipeline<CollatedBatch>> pipeline);
+                     std::unique_ptr<Pipeline<CollatedBatch>> pipeline);
   ~BatchStreamReactor() override = default;
 
   // Takes the next batch if one is ready and no write is in flight; otherwise waits for the
@@ -95,7 +95,6 @@ class BatchStreamReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
   const Services services_;
   const std::string peer_;
   const StreamIdentity stream_;
-  const int64_t first_sequence_;
   const absl::Time start_;
   // Null for a refused stream.
   const std::unique_ptr<Pipeline<CollatedBatch>> pipeline_;

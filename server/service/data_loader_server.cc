@@ -24,14 +24,6 @@ constexpr auto kGrpcShutdownGrace = std::chrono::milliseconds(500);
 
 absl::StatusOr<std::unique_ptr<DataLoaderServer>> DataLoaderServer::Start(
     DataLoaderServerOptions options) {
-  if (options.threads < 0 || options.threads > kMaxServerThreads) {
-    return absl::InvalidArgumentError(absl::StrCat("threads must be in [0, ", kMaxServerThreads,
-                                                   "] (0: one per core), got ", options.threads));
-  }
-  if (options.max_streams < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_streams must be >= 1, got ", options.max_streams));
-  }
   // Security first: a bad certificate path should not wait for the pipelines' probes.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       CreateServerCredentials(options.security, options.address);

@@ -50,7 +50,7 @@ struct DataLoaderServerOptions {
   // (RegisterBuiltinOps).
   const OpRegistry* ops = nullptr;
   // Threads of the pool every stream's pipeline runs on; 0: one per core. At most
-  // kMaxServerThreads.
+  // kMaxThreads (core/runtime.h).
   int threads = 0;
   // Streams served at once; more get RESOURCE_EXHAUSTED. Default 64, >= 1.
   int max_streams = 64;
@@ -63,8 +63,6 @@ struct DataLoaderServerOptions {
   // One log line per stream start and end on stderr. Default true.
   bool log_streams = true;
 };
-
-inline constexpr int kMaxServerThreads = 4096;
 
 class DataLoaderServer {
  public:

@@ -100,7 +100,6 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
     };
     if (pipeline.name().empty()) return absl::InvalidArgumentError("a pipeline has no name");
     if (!names.insert(pipeline.name()).second) return invalid("name used twice");
-    if (pipeline.batch_size() == 0) return invalid("batch_size must be >= 1, got 0");
     std::shared_ptr<const Dataset> dataset;
     switch (pipeline.source_case()) {
       case v1::PipelineConfig::kSynthetic: {
