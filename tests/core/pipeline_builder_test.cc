@@ -57,7 +57,7 @@ TEST(PipelineBuilderTest, RejectsBadThreadSettings) {
   ExpectInvalid(Source().AddSink(1).Build({.num_threads = 4, .runtime = runtime->get()}).status(),
                 "num_threads must be 0 when a shared runtime is given");
   ExpectInvalid(Runtime::Create({.num_threads = -2}).status(),
-                "num_threads must be >= 0 (0 = one per core), got -2");
+                "threads must be in [0, 4096] (0: one per core), got -2");
 }
 
 TEST(PipelineBuilderTest, RejectsStatsCallbackWithoutInterval) {
