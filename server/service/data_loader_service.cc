@@ -41,11 +41,18 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
         absl::StrCat("max_streams must be >= 1, got ", options.max_streams));
   }
   std::unique_ptr<DataLoaderService> service(new DataLoaderService(runtime, ops, options));
+  absl::StatusOr<std::unique_ptr<FailureLog>> failure_log =
+      FailureLog::Create(options.failure_log, service->metrics_);
+  if (!failure_log.ok()) return failure_log.status();
+  service->failure_log_ = *std::move(failure_log);
   for (PipelineDefinition& definition : pipelines) {
+    // The probe's failures are not reported: its samples are streamed (and reported) again.
     absl::StatusOr<v1::PipelineInfo> info = DescribePipeline(definition, runtime, ops);
     if (!info.ok()) return info.status();
     std::string name = definition.name;
-    service->pipelines_.emplace(std::move(name), Served{std::move(definition), *std::move(info)});
+    std::shared_ptr<FailureReporter> failures = service->failure_log_->ForPipeline(definition);
+    service->pipelines_.emplace(
+        std::move(name), Served{std::move(definition), *std::move(info), std::move(failures)});
   }
   return service;
 }
@@ -98,7 +105,7 @@ absl::StatusOr<DataLoaderService::Stream> DataLoaderService::Prepare(
                            .seed = request.seed(),
                            .start_sequence = stream.first_sequence,
                            .max_batches = max_batches},
-                          runtime_, ops_);
+                          runtime_, ops_, served->second.failures);
   if (!pipeline.ok()) return pipeline.status();
   stream.pipeline = *std::move(pipeline);
   return stream;
