@@ -28,6 +28,29 @@ std::string FieldName(const google::protobuf::Descriptor& type, int number) {
   return field != nullptr ? field->name() : absl::StrCat("field ", number);
 }
 
+bool WireTypeFits(const FieldDescriptor& field, WireFormatLite::WireType wire_type) {
+  const auto expected = static_cast<WireFormatLite::WireType>(
+      WireFormatLite::WireTypeForFieldType(static_cast<WireFormatLite::FieldType>(field.type())));
+  // A repeated number may come packed (length-delimited) or one by one.
+  return wire_type == expected ||
+         (field.is_packable() && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+}
+
+const char* WireTypeName(WireFormatLite::WireType wire_type) {
+  switch (wire_type) {
+    case WireFormatLite::WIRETYPE_VARINT:
+      return "a varint";
+    case WireFormatLite::WIRETYPE_FIXED64:
+      return "8 fixed bytes";
+    case WireFormatLite::WIRETYPE_LENGTH_DELIMITED:
+      return "length-delimited bytes";
+    case WireFormatLite::WIRETYPE_FIXED32:
+      return "4 fixed bytes";
+    default:
+      return "a group";
+  }
+}
+
 // Walks the top-level fields of `data` as a message of `type`.
 absl::Status CheckFields(const std::string& data, const google::protobuf::Descriptor& type) {
   const std::string what = absl::StrCat("request is not a ", type.full_name(), ": ");
@@ -44,7 +67,15 @@ absl::Status CheckFields(const std::string& data, const google::protobuf::Descri
     }
     const int number = WireFormatLite::GetTagFieldNumber(tag);
     const FieldDescriptor* field = type.FindFieldByNumber(number);
-    switch (WireFormatLite::GetTagWireType(tag)) {
+    const WireFormatLite::WireType wire_type = WireFormatLite::GetTagWireType(tag);
+    // Protobuf keeps a known field sent with another wire type as an unknown field, so the
+    // request would silently read as if the field were absent (epoch 0, no pipeline).
+    if (field != nullptr && !WireTypeFits(*field, wire_type)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, "field '", field->name(),
+                                                     "' is encoded as ", WireTypeName(wire_type),
+                                                     ", not as a ", field->type_name()));
+    }
+    switch (wire_type) {
       case WireFormatLite::WIRETYPE_VARINT: {
         uint64_t value = 0;
         if (!input.ReadVarint64(&value)) {

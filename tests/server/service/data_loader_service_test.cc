@@ -643,31 +643,55 @@ std::string BytesField(int number, const std::string& bytes) {
   return Varint((static_cast<uint64_t>(number) << 3) | 2) + Varint(bytes.size()) + bytes;
 }
 
+// The catalogue of malformed StreamBatches requests (bytes no generated stub sends, or values
+// no client should): each gets its code and a message naming the field, before admission and
+// without a batch. (Shard mismatches, garbage and foreign tokens, unknown pipelines:
+// BadRequestsGetCodesAndMessagesNamingTheValue; huge names: AHugePipelineNameIsNotEchoedWhole.)
 TEST(RequestHardeningTest, MalformedRequestsGetInvalidArgumentNamingTheField) {
   TestServer server;
   const std::string stream_method = "/dataloader.v1.DataLoader/StreamBatches";
   const std::string small = BytesField(1, "small");
   struct Case {
     std::string bytes;
+    grpc::StatusCode code;
     std::string message;
   };
   const Case cases[] = {
-      {small + VarintField(3, uint64_t{1} << 32),
+      {small + VarintField(3, uint64_t{1} << 32), grpc::StatusCode::INVALID_ARGUMENT,
        "shard_count must be < 2^32 (a uint32), got 4294967296"},
-      {small + VarintField(2, uint64_t{1} << 40), "shard_index must be < 2^32"},
+      {small + VarintField(2, uint64_t{1} << 40), grpc::StatusCode::INVALID_ARGUMENT,
+       "shard_index must be < 2^32"},
       {BytesField(1,
                   "sm\xff\xfe"
                   "all"),
-       "pipeline must be UTF-8 text, got 7 bytes that are not"},
-      {"\xff\xff\xff\xff", "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
+       grpc::StatusCode::INVALID_ARGUMENT, "pipeline must be UTF-8 text, got 7 bytes that are not"},
+      {"\xff\xff\xff\xff", grpc::StatusCode::INVALID_ARGUMENT,
+       "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
       {small + "\x32\x05"
                "ab",
+       grpc::StatusCode::INVALID_ARGUMENT,
        "request is not a dataloader.v1.StreamBatchesRequest: field 'resume_token' "
        "is cut short"},
+      // A known field with another wire type: protobuf would keep it as an unknown field and
+      // read the request as if it were absent (no pipeline, epoch 0).
+      {VarintField(1, 5), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'pipeline' is encoded as a varint, not as a string"},
+      {small + BytesField(4, "\x02"), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'epoch' is encoded as length-delimited bytes, not as a uint64"},
+      {small + Varint((7 << 3) | 1) + std::string(8, '\x01'), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'max_batches' is encoded as 8 fixed bytes, not as a uint64"},
+      {small + Varint((9 << 3) | 3), grpc::StatusCode::INVALID_ARGUMENT,
+       "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
+      {small + Varint(4 << 3) + "\x80", grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'epoch' is cut short"},
+      // shard_count 0 means 1.
+      {small + VarintField(2, 1), grpc::StatusCode::INVALID_ARGUMENT,
+       "shard_index must be < shard_count (1), got 1"},
+      {"", grpc::StatusCode::NOT_FOUND, "unknown pipeline '' (serving: broken, small)"},
   };
   for (const Case& each : cases) {
     testing::RawCallResult result = RawCall(server.target(), stream_method, each.bytes);
-    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << each.message;
+    EXPECT_EQ(result.status.error_code(), each.code) << each.message;
     EXPECT_THAT(result.status.error_message(), HasSubstr(each.message));
     EXPECT_TRUE(result.responses.empty());
   }
