@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "core/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/pipeline/fingerprint.h"
@@ -168,14 +168,16 @@ TEST(FaultKillTest, SigkillAtRandomPointsOfAnEpochLosesAndRepeatsNothing) {
     if (!received.empty()) request.set_resume_token(received.back().resume_token);
     // Kill at a random point of what is left of the epoch (in its next 0.5 s; five of those
     // never reach its end), or not at all once enough kills happened.
-    absl::Notification stream_ended;
+    Mutex mu;
+    bool stream_ended = false;
     std::thread killer;
     std::atomic<bool> killed{false};
     if (kills < kKills) {
       const absl::Duration delay =
           absl::Milliseconds(std::uniform_int_distribution<int>(0, 500)(random));
       killer = std::thread([&, delay] {
-        if (!stream_ended.WaitForNotificationWithTimeout(delay)) {
+        MutexLock lock(&mu);
+        if (!mu.AwaitWithTimeout(absl::Condition(&stream_ended), delay)) {
           kill(server.pid(), SIGKILL);
           killed = true;
         }
@@ -183,7 +185,10 @@ TEST(FaultKillTest, SigkillAtRandomPointsOfAnEpochLosesAndRepeatsNothing) {
     }
     const size_t before = received.size();
     grpc::Status status = ReadAll(server.target(), request, received);
-    stream_ended.Notify();
+    {
+      MutexLock lock(&mu);
+      stream_ended = true;
+    }
     if (killer.joinable()) killer.join();
     // Each batch continues the last one received, on any process.
     for (size_t i = before; i < received.size(); ++i) {
