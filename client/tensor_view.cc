@@ -83,6 +83,19 @@ absl::Status CheckTensorView(const v1::Tensor& tensor, v1::DType expected, size_
                                                    ", cannot view it as ", DTypeName(expected)));
   }
   if (absl::Status status = CheckTensor(tensor); !status.ok()) return status;
+  if (expected == v1::DTYPE_BOOL) {
+    // Reading a C++ bool that holds another byte is undefined behaviour: a byte the server
+    // (or the network) got wrong must not become a view.
+    const std::string& data = tensor.data();
+    for (size_t i = 0; i < data.size(); ++i) {
+      const unsigned char byte = static_cast<unsigned char>(data[i]);
+      if (byte > 1) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor.name(), "' (BOOL) holds ",
+                                                       static_cast<int>(byte), " at element ", i,
+                                                       "; BOOL elements are 0 or 1"));
+      }
+    }
+  }
   if (reinterpret_cast<uintptr_t>(tensor.data().data()) % alignment != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("tensor '", tensor.name(), "' data is not aligned to ", alignment,

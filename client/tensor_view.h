@@ -101,7 +101,9 @@ absl::Status CheckTensorView(const v1::Tensor& tensor, v1::DType expected, size_
 
 // The elements of `tensor` as T, in C order, without copying. InvalidArgument if T does not
 // match the tensor's dtype or the data's size does not match its shape (the message names the
-// tensor, the dtypes and the sizes); FailedPrecondition if the data is not aligned for T.
+// tensor, the dtypes and the sizes), or, for bool, if a byte is neither 0 nor 1 (the view
+// checks every byte: reading such a bool is undefined behaviour); FailedPrecondition if the
+// data is not aligned for T.
 template <typename T>
 absl::StatusOr<absl::Span<const T>> TensorView(const v1::Tensor& tensor) {
   static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the Grafana dashboard (deploy/grafana/dataloader.json) against the metrics the server
 # really exports: starts the built dataloader_server on 127.0.0.1 (free ports) with
-# --metrics_address and the deployed pipeline config (deploy/kubernetes/pipeline_config.textproto),
-# streams batches from it with dataloader_client (so that every metric family has series: a
-# stream that ran and ended, one refused), scrapes /metrics, and runs
+# --metrics_address and the deployed pipeline config (deploy/kubernetes/pipeline_config.textproto)
+# plus a small pipeline of test images one of which is corrupt, streams batches from it with
+# dataloader_client (so that every metric family has series: a stream that ran and ended, one
+# refused, a failed sample), scrapes /metrics, and runs
 # deploy/tools/check_dashboard.mjs on the dashboard and the scrape: structure, PromQL syntax
 # (Prometheus' own grammar), and every metric name and label each query and variable uses.
 # A renamed metric or label fails here. ~5 s once built.
@@ -48,9 +49,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The deployed pipelines, and one whose second sample fails (dataloader_stage_sample_failures_total).
+mkdir -p "$work/images"
+cp tests/data/images/rgb_420.jpg "$work/images/good.jpg"
+cp tests/data/images/corrupt.jpg "$work/images/corrupt.jpg"
+printf 'good.jpg 0\ncorrupt.jpg 1\n' >"$work/images/list.txt"
+{
+  cat "$CONFIG"
+  cat <<EOF
+pipelines {
+  name: "bad_files"
+  file_list { root: "$work/images" list_file: "$work/images/list.txt" }
+  stages { op: "read_file" }
+  stages { op: "decode_image" }
+  batch_size: 2
+}
+EOF
+} >"$work/config.textproto"
+
 # Port 0 for both: the server prints the ports it got.
-"$SERVER" --address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --config="$CONFIG" --threads=2 \
-  --shutdown_grace_seconds=2 >"$work/server.out" 2>"$work/server.err" &
+"$SERVER" --address=127.0.0.1:0 --metrics_address=127.0.0.1:0 --config="$work/config.textproto" \
+  --threads=2 --shutdown_grace_seconds=2 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 port=
 metrics_url=
@@ -70,6 +89,11 @@ echo "server on 127.0.0.1:$port, metrics at $metrics_url"
 # A stream that runs to its end (streams_finished, stream_duration, every stage's metrics).
 timeout 120 "$CLIENT" --target="127.0.0.1:$port" --pipeline=synthetic --max_batches=20 --verify ||
   fail "dataloader_client did not stream 20 batches"
+# A failed sample (sample_failures): the corrupt image, named in the server's log.
+timeout 60 "$CLIENT" --target="127.0.0.1:$port" --pipeline=bad_files >/dev/null ||
+  fail "dataloader_client did not stream the bad_files pipeline"
+grep -q 'sample failed: pipeline=bad_files stage=decode_image sample=1 file="corrupt.jpg"' \
+  "$work/server.err" || fail "the server's log does not name the corrupt file: $(cat "$work/server.err")"
 # A refused call (streams_refused): a pipeline the server does not have.
 if timeout 60 "$CLIENT" --target="127.0.0.1:$port" --pipeline=no_such_pipeline --max_batches=1 \
   --max_retries=0 >"$work/refused.out" 2>&1; then

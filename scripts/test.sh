@@ -5,13 +5,15 @@
 #   3. ThreadSanitizer build of the tests that need no gRPC (core/mutex.h makes locks visible
 #      to TSan; Debian's gRPC is not instrumented);
 #   4. clang-14 -Wthread-safety build of the core (checks the lock annotations);
-#   5. clang-format-14 check of every C++ file;
-#   6. offline validation of the deployment files (deploy/validate_manifests.sh: kustomize,
+#   5. the libFuzzer targets (scripts/fuzz.sh: clang-14, ASan + UBSan), 20 s each on their
+#      committed seed corpora, two at a time;
+#   6. clang-format-14 check of every C++ file;
+#   7. offline validation of the deployment files (deploy/validate_manifests.sh: kustomize,
 #      yamllint, Kubernetes and compose schemas, the Grafana dashboard's structure);
-#   7. the Grafana dashboard against the metrics the default build's server exports
+#   8. the Grafana dashboard against the metrics the default build's server exports
 #      (deploy/check_dashboard.sh: a real server on 127.0.0.1, a real stream, a scrape).
 # Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
-# Build trees: build/, build-asan/, build-tsan/, build-clang/ (kept for fast re-runs).
+# Build trees: build/, build-asan/, build-tsan/, build-clang/, build-fuzz/ (kept for fast re-runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -52,6 +54,9 @@ step "clang -Wthread-safety build of the core"
 # Only the core library: clang-14 cannot parse libstdc++ 12's <ranges>, which the tests use.
 CXX=clang++-14 cmake -S . -B build-clang -G Ninja -DDL_BUILD_TESTS=OFF -DDL_BUILD_BENCHMARKS=OFF >/dev/null
 ninja -C build-clang -j2 dataloader_core
+
+step "fuzzers (20 s each)"
+scripts/fuzz.sh --time=20
 
 step "clang-format check"
 git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror

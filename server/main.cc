@@ -60,6 +60,10 @@ ABSL_FLAG(std::string, auth_token_file, "",
 ABSL_FLAG(bool, allow_insecure, false,
           "Serve plaintext on a non-loopback --address (env DATALOADER_ALLOW_INSECURE=true). "
           "Only on a trusted network: batches and tokens travel in clear.");
+ABSL_FLAG(double, failure_log_per_second, 10,
+          "Failed samples are logged on stderr, one line each (file, stage, error), at most this "
+          "many lines per second after a burst of 20; the rest are counted in the metrics and "
+          "in the next line (env DATALOADER_FAILURE_LOG_PER_SECOND). 0: no lines.");
 ABSL_FLAG(bool, list_ops, false,
           "Print the ops a config's stages may use, with their arguments (type, default, "
           "meaning), and exit.");
@@ -104,7 +108,8 @@ int main(int argc, char** argv) {
                                 {"tls_key_file", "DATALOADER_TLS_KEY_FILE"},
                                 {"tls_client_ca_file", "DATALOADER_TLS_CLIENT_CA_FILE"},
                                 {"auth_token_file", "DATALOADER_AUTH_TOKEN_FILE"},
-                                {"allow_insecure", "DATALOADER_ALLOW_INSECURE"}})) {
+                                {"allow_insecure", "DATALOADER_ALLOW_INSECURE"},
+                                {"failure_log_per_second", "DATALOADER_FAILURE_LOG_PER_SECOND"}})) {
     return dataloader::cli::kUsageExitCode;
   }
   std::vector<char*> rest = dataloader::cli::ParseCommandLineOrExit(argc, argv);
@@ -136,7 +141,8 @@ int main(int argc, char** argv) {
                    .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
                    .auth_token_file = absl::GetFlag(FLAGS_auth_token_file),
                    .allow_insecure_remote = absl::GetFlag(FLAGS_allow_insecure)},
-      .metrics_address = absl::GetFlag(FLAGS_metrics_address)};
+      .metrics_address = absl::GetFlag(FLAGS_metrics_address),
+      .failure_log = {.lines_per_second = absl::GetFlag(FLAGS_failure_log_per_second)}};
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     absl::StatusOr<dataloader::v1::ServerConfig> config =
         dataloader::server::ReadServerConfig(path);

@@ -134,7 +134,7 @@ absl::StatusOr<int64_t> BatchesPerShard(const PipelineDefinition& definition,
 
 absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
     const PipelineDefinition& definition, const StreamRequest& request, Runtime& runtime,
-    const OpRegistry& registry) {
+    const OpRegistry& registry, std::shared_ptr<FailureReporter> failures) {
   if (absl::Status sizes = ValidateSizes(definition); !sizes.ok()) return sizes;
   absl::StatusOr<EpochPlan> plan = MakePlan(definition, request);
   if (!plan.ok()) return plan.status();
@@ -149,6 +149,9 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   absl::StatusOr<BuiltStages> stages = MakeOps(definition, registry);
   if (!stages.ok()) return stages.status();
   std::shared_ptr<const Dataset> dataset = definition.dataset;
+  // Failed samples are named (reported), not only counted: failure_reporter.h.
+  StageFailureLabels failure_labels(std::move(failures));
+  StageFailures load_failures = failure_labels.Next("load");
 
   // Compared as remaining batches: start_sequence + max_batches may overflow.
   const int64_t end =
@@ -185,20 +188,21 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
 
   const uint64_t seed = request.seed;
   const uint64_t epoch = request.epoch;
-  auto builder = PipelineBuilder<>()
-                     .AddSource(std::move(source), {.name = "plan"})
-                     .Pipe(
-                         [dataset, seed, epoch](StreamItem item) -> absl::StatusOr<StreamItem> {
-                           if (item.end_of_batch) return item;
-                           absl::StatusOr<Sample> sample =
-                               dataset->Load(item.index, SampleSeed(seed, epoch, item.index));
-                           if (!sample.ok()) return sample.status();
-                           item.sample = *std::move(sample);
-                           return item;
-                         },
-                         {.concurrency = definition.load_concurrency,
-                          .name = "load",
-                          .output_order = OutputOrder::kInput});
+  auto builder =
+      PipelineBuilder<>()
+          .AddSource(std::move(source), {.name = "plan"})
+          .Pipe(
+              [dataset, seed, epoch, load_failures](StreamItem item) -> absl::StatusOr<StreamItem> {
+                if (item.end_of_batch) return item;
+                absl::StatusOr<Sample> sample = load_failures.Loaded(
+                    item.index, dataset->Load(item.index, SampleSeed(seed, epoch, item.index)));
+                if (!sample.ok()) return sample.status();
+                item.sample = *std::move(sample);
+                return item;
+              },
+              {.concurrency = definition.load_concurrency,
+               .name = "load",
+               .output_order = OutputOrder::kInput});
 
   // Stages are added one by one; the builder's type stays PipelineBuilder<StreamItem>.
   using StageBuilder = decltype(builder);
@@ -210,32 +214,37 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                          .name = stage.name.empty() ? stage.op : stage.name,
                          .output_order = stage.output_order,
                          .max_failures = stage.max_failures};
+    StageFailures stage_failures = failure_labels.Next(options.name);
     if (op->IsAsync()) {
       current.emplace(std::move(*current).PipeAsync(
-          [op](StreamItem item, Completion<StreamItem> done, const TaskContext& context) {
+          [op, stage_failures](StreamItem item, Completion<StreamItem> done,
+                               const TaskContext& context) {
             if (item.end_of_batch) {
               done(std::move(item));
               return;
             }
             Sample sample = std::move(item.sample);
-            op->Start(std::move(sample),
-                      Completion<Sample>([item = std::move(item), done = std::move(done)](
-                                             absl::StatusOr<Sample> result) mutable {
-                        if (!result.ok()) {
-                          done(result.status());
-                          return;
-                        }
-                        item.sample = *std::move(result);
-                        done(std::move(item));
-                      }),
-                      context);
+            stage_failures.Start(
+                *op, std::move(sample),
+                Completion<Sample>([item = std::move(item),
+                                    done = std::move(done)](absl::StatusOr<Sample> result) mutable {
+                  if (!result.ok()) {
+                    done(result.status());
+                    return;
+                  }
+                  item.sample = *std::move(result);
+                  done(std::move(item));
+                }),
+                context);
           },
           options));
     } else {
       current.emplace(std::move(*current).Pipe(
-          [op](StreamItem item, const TaskContext& context) -> absl::StatusOr<StreamItem> {
+          [op, stage_failures](StreamItem item,
+                               const TaskContext& context) -> absl::StatusOr<StreamItem> {
             if (item.end_of_batch) return item;
-            absl::StatusOr<Sample> result = op->Run(std::move(item.sample), context);
+            absl::StatusOr<Sample> result =
+                stage_failures.Run(*op, std::move(item.sample), context);
             if (!result.ok()) return result.status();
             item.sample = *std::move(result);
             return item;

@@ -28,6 +28,7 @@
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
 #include "server/ops/op_registry.h"
+#include "server/pipeline/failure_reporter.h"
 #include "server/pipeline/pipeline_definition.h"
 #include "server/pipeline/sample.h"
 
@@ -63,10 +64,11 @@ absl::Status ValidatePipelineDefinition(const PipelineDefinition& definition,
                                         const OpRegistry& registry);
 
 // Builds the stream's pipeline, not started, on the shared `runtime`. InvalidArgument names
-// a bad request field or definition value.
+// a bad request field or definition value. Each sample that fails a stage is reported to
+// `failures` (if not null) besides being counted.
 absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
     const PipelineDefinition& definition, const StreamRequest& request, Runtime& runtime,
-    const OpRegistry& registry);
+    const OpRegistry& registry, std::shared_ptr<FailureReporter> failures = nullptr);
 
 // Batches in the stream for `request` (what an uninterrupted stream from sequence 0 yields).
 absl::StatusOr<int64_t> BatchesPerShard(const PipelineDefinition& definition,

@@ -53,7 +53,8 @@ absl::StatusOr<std::unique_ptr<DataLoaderServer>> DataLoaderServer::Start(
       DataLoaderService::Create(*std::move(definitions), *server->runtime_, *ops,
                                 {.max_streams = options.max_streams,
                                  .log_streams = options.log_streams,
-                                 .metrics = server->metrics_.get()});
+                                 .metrics = server->metrics_.get(),
+                                 .failure_log = options.failure_log});
   if (!service.ok()) return service.status();
   server->service_ = *std::move(service);
 

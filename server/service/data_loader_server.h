@@ -34,6 +34,7 @@
 #include "dataloader/v1/pipeline_config.pb.h"
 #include "server/ops/op_registry.h"
 #include "server/service/data_loader_service.h"
+#include "server/service/failure_log.h"
 #include "server/service/metrics.h"
 #include "server/service/server_config.h"
 #include "server/service/server_security.h"
@@ -62,6 +63,10 @@ struct DataLoaderServerOptions {
   std::string metrics_address = {};
   // One log line per stream start and end on stderr. Default true.
   bool log_streams = true;
+  // Failed samples: one line each on stderr (file, stage, error), rate-limited to
+  // failure_log.lines_per_second (default 10, after a burst of 20), and counted in the metrics
+  // by stage and reason. See failure_log.h.
+  FailureLogOptions failure_log = {};
 };
 
 class DataLoaderServer {

@@ -2,8 +2,6 @@
 
 #include "server/service/data_loader_service.h"
 
-#include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -41,11 +39,18 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
         absl::StrCat("max_streams must be >= 1, got ", options.max_streams));
   }
   std::unique_ptr<DataLoaderService> service(new DataLoaderService(runtime, ops, options));
+  absl::StatusOr<std::unique_ptr<FailureLog>> failure_log =
+      FailureLog::Create(options.failure_log, service->metrics_);
+  if (!failure_log.ok()) return failure_log.status();
+  service->failure_log_ = *std::move(failure_log);
   for (PipelineDefinition& definition : pipelines) {
+    // The probe's failures are not reported: its samples are streamed (and reported) again.
     absl::StatusOr<v1::PipelineInfo> info = DescribePipeline(definition, runtime, ops);
     if (!info.ok()) return info.status();
     std::string name = definition.name;
-    service->pipelines_.emplace(std::move(name), Served{std::move(definition), *std::move(info)});
+    std::shared_ptr<FailureReporter> failures = service->failure_log_->ForPipeline(definition);
+    service->pipelines_.emplace(
+        std::move(name), Served{std::move(definition), *std::move(info), std::move(failures)});
   }
   return service;
 }
@@ -69,36 +74,13 @@ absl::StatusOr<DataLoaderService::Stream> DataLoaderService::Prepare(
                                             " (serving: ", absl::StrJoin(names, ", "), ")"));
   }
   const PipelineDefinition& definition = served->second.definition;
-  const uint32_t shard_count = request.shard_count() == 0 ? 1 : request.shard_count();
-  if (request.shard_index() >= shard_count) {
-    return absl::InvalidArgumentError(absl::StrCat("shard_index must be < shard_count (",
-                                                   shard_count, "), got ", request.shard_index()));
-  }
+  absl::StatusOr<ValidStreamRequest> valid = ValidateStreamRequest(request, definition);
+  if (!valid.ok()) return valid.status();
   Stream stream;
-  stream.identity = StreamIdentity{.pipeline = definition.name,
-                                   .content = definition.config_fingerprint,
-                                   .shard_index = request.shard_index(),
-                                   .shard_count = shard_count,
-                                   .epoch = request.epoch(),
-                                   .seed = request.seed()};
-  if (!request.resume_token().empty()) {
-    absl::StatusOr<int64_t> next = ResumeSequence(stream.identity, request.resume_token());
-    if (!next.ok()) return next.status();
-    stream.first_sequence = *next;
-  }
-  // max_batches is a uint64 where 0 means "to the end"; a value past any epoch means the
-  // same, and must not overflow the pipeline's int64 arithmetic.
-  const int64_t max_batches = static_cast<int64_t>(
-      std::min<uint64_t>(request.max_batches(), std::numeric_limits<int64_t>::max()));
+  stream.identity = std::move(valid->identity);
+  stream.first_sequence = valid->request.start_sequence;
   absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> pipeline =
-      BuildStreamPipeline(definition,
-                          {.shard_index = request.shard_index(),
-                           .shard_count = shard_count,
-                           .epoch = request.epoch(),
-                           .seed = request.seed(),
-                           .start_sequence = stream.first_sequence,
-                           .max_batches = max_batches},
-                          runtime_, ops_);
+      BuildStreamPipeline(definition, valid->request, runtime_, ops_, served->second.failures);
   if (!pipeline.ok()) return pipeline.status();
   stream.pipeline = *std::move(pipeline);
   return stream;

@@ -31,6 +31,7 @@
 #include "server/pipeline/pipeline_definition.h"
 #include "server/service/active_streams.h"
 #include "server/service/batch_stream_reactor.h"
+#include "server/service/failure_log.h"
 #include "server/service/metrics.h"
 
 namespace dataloader::server {
@@ -43,6 +44,8 @@ struct ServiceOptions {
   // Where streams report their metrics; must outlive the service. Null: the service keeps
   // its own (without an HTTP endpoint).
   ServerMetrics* metrics = nullptr;
+  // How failed samples are logged (rate, where lines go); they are counted in `metrics`.
+  FailureLogOptions failure_log = {};
 };
 
 // Both methods are served raw: requests are parsed here (strictly, with errors that name the
@@ -83,6 +86,7 @@ class DataLoaderService final : public DataLoaderServiceBase {
   struct Served {
     PipelineDefinition definition;
     v1::PipelineInfo info;
+    std::shared_ptr<FailureReporter> failures;  // Of failure_log_.
   };
 
   DataLoaderService(Runtime& runtime, const OpRegistry& ops, const ServiceOptions& options);
@@ -101,6 +105,7 @@ class DataLoaderService final : public DataLoaderServiceBase {
   const ServiceOptions options_;
   std::unique_ptr<ServerMetrics> own_metrics_;  // When options_.metrics is null.
   ServerMetrics* metrics_;
+  std::unique_ptr<FailureLog> failure_log_;
   std::map<std::string, Served> pipelines_;
   std::shared_ptr<StreamTeardowns> teardowns_ = std::make_shared<StreamTeardowns>();
 

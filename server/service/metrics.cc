@@ -15,13 +15,13 @@
 #include <atomic>
 #include <exception>
 #include <map>
-#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/mutex.h"
+#include "server/pipeline/failure_reporter.h"
 
 namespace dataloader::server {
 namespace {
@@ -98,7 +98,20 @@ class ServerMetrics::Families {
                 .Help("Stall attribution: seconds streams had a batch and waited for its write to "
                       "complete (the client reading it, flow control, the network). High "
                       "against wait_pipeline: the client or network is the bottleneck.")
-                .Register(registry)) {}
+                .Register(registry)),
+        sample_failures(
+            prometheus::BuildCounter()
+                .Name("dataloader_stage_sample_failures_total")
+                .Help("Samples that failed a stage, by reason (the error's status code). Each "
+                      "is named in the server's log (file, stage, error), rate-limited.")
+                .Register(registry)),
+        failure_lines_suppressed(
+            prometheus::BuildCounter()
+                .Name("dataloader_failure_log_lines_suppressed_total")
+                .Help("Failed samples the log did not name because of its rate limit "
+                      "(--failure_log_per_second); they are still counted by stage and reason.")
+                .Register(registry)
+                .Add({})) {}
 
   prometheus::Family<prometheus::Counter>& streams_started;
   prometheus::Family<prometheus::Counter>& streams_finished;
@@ -109,6 +122,8 @@ class ServerMetrics::Families {
   prometheus::Family<prometheus::Histogram>& stream_duration;
   prometheus::Family<prometheus::Counter>& wait_pipeline;
   prometheus::Family<prometheus::Counter>& wait_client;
+  prometheus::Family<prometheus::Counter>& sample_failures;
+  prometheus::Counter& failure_lines_suppressed;
 };
 
 // The per pipeline and stage metrics: collected at scrape time from the live streams'
@@ -215,13 +230,14 @@ class ServerMetrics::StageCollector final : public prometheus::Collectable {
   // an ended stream holds nothing.
   static void Add(const std::string& pipeline, const PipelineStats& stats, bool with_gauges,
                   Totals& totals) {
-    std::set<std::string> seen;
+    // Two stages of one op and no names share a name: keep them apart by position (as the
+    // failure reports do).
+    std::vector<std::string> names;
+    for (const StageStats& stage : stats.stages) names.push_back(stage.name);
+    const std::vector<std::string> labels = UniqueStageLabels(names);
     for (size_t index = 0; index < stats.stages.size(); ++index) {
       const StageStats& stage = stats.stages[index];
-      // Two stages of one op and no names share a name: keep them apart by position.
-      std::string name = stage.name;
-      if (!seen.insert(name).second) name = absl::StrCat(name, "#", index);
-      Stage& total = totals[{pipeline, name}];
+      Stage& total = totals[{pipeline, labels[index]}];
       total.started += stage.tasks_started;
       total.succeeded += stage.tasks_succeeded;
       total.failed += stage.tasks_failed;
@@ -298,6 +314,17 @@ std::unique_ptr<StreamMetrics> ServerMetrics::StreamStarted(
   families_->streams_started.Add({{"pipeline", pipeline}}).Increment();
   families_->streams_active.Add({{"pipeline", pipeline}}).Increment();
   return std::unique_ptr<StreamMetrics>(new StreamMetrics(*this, pipeline, id));
+}
+
+void ServerMetrics::SampleFailed(const std::string& pipeline, const std::string& stage,
+                                 absl::StatusCode code) {
+  families_->sample_failures
+      .Add({{"pipeline", pipeline}, {"stage", stage}, {"code", absl::StatusCodeToString(code)}})
+      .Increment();
+}
+
+void ServerMetrics::FailureLinesSuppressed(int64_t lines) {
+  families_->failure_lines_suppressed.Increment(static_cast<double>(lines));
 }
 
 StreamMetrics::StreamMetrics(ServerMetrics& owner, std::string pipeline, uint64_t id)

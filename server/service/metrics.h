@@ -5,7 +5,8 @@
 // active, batches and bytes sent, stream durations, and stall attribution (seconds streams
 // spent waiting on the pipeline vs. on the client). Per pipeline and stage: tasks started,
 // succeeded and failed, tasks in flight, queue occupancy and a task-time histogram, summed over
-// the live streams' pipelines plus everything finished streams did (so counters never go back).
+// the live streams' pipelines plus everything finished streams did (so counters never go back),
+// and failed samples by reason (status code), as FailureLog reports them.
 //
 // The service reports each stream through a StreamMetrics (see DataLoaderService's
 // ServiceOptions::metrics). Metric names and how to read stall attribution: README.md.
@@ -62,6 +63,11 @@ class ServerMetrics {
   // StreamMetrics::End() returns, so it must stay callable until then.
   std::unique_ptr<StreamMetrics> StreamStarted(const std::string& pipeline,
                                                std::function<PipelineStats()> live_stats);
+  // A sample of `pipeline` failed stage `stage` (the stage's label, as the stage metrics
+  // name it) with `code`: dataloader_stage_sample_failures_total. FailureLog reports these.
+  void SampleFailed(const std::string& pipeline, const std::string& stage, absl::StatusCode code);
+  // Failure log lines the log's rate limit left out: dataloader_failure_log_lines_suppressed_total.
+  void FailureLinesSuppressed(int64_t lines);
 
  private:
   friend class StreamMetrics;

@@ -7,6 +7,7 @@
 #include <google/protobuf/stubs/common.h>
 #include <google/protobuf/wire_format_lite.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -28,6 +29,29 @@ std::string FieldName(const google::protobuf::Descriptor& type, int number) {
   return field != nullptr ? field->name() : absl::StrCat("field ", number);
 }
 
+bool WireTypeFits(const FieldDescriptor& field, WireFormatLite::WireType wire_type) {
+  const auto expected = static_cast<WireFormatLite::WireType>(
+      WireFormatLite::WireTypeForFieldType(static_cast<WireFormatLite::FieldType>(field.type())));
+  // A repeated number may come packed (length-delimited) or one by one.
+  return wire_type == expected ||
+         (field.is_packable() && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+}
+
+const char* WireTypeName(WireFormatLite::WireType wire_type) {
+  switch (wire_type) {
+    case WireFormatLite::WIRETYPE_VARINT:
+      return "a varint";
+    case WireFormatLite::WIRETYPE_FIXED64:
+      return "8 fixed bytes";
+    case WireFormatLite::WIRETYPE_LENGTH_DELIMITED:
+      return "length-delimited bytes";
+    case WireFormatLite::WIRETYPE_FIXED32:
+      return "4 fixed bytes";
+    default:
+      return "a group";
+  }
+}
+
 // Walks the top-level fields of `data` as a message of `type`.
 absl::Status CheckFields(const std::string& data, const google::protobuf::Descriptor& type) {
   const std::string what = absl::StrCat("request is not a ", type.full_name(), ": ");
@@ -44,7 +68,15 @@ absl::Status CheckFields(const std::string& data, const google::protobuf::Descri
     }
     const int number = WireFormatLite::GetTagFieldNumber(tag);
     const FieldDescriptor* field = type.FindFieldByNumber(number);
-    switch (WireFormatLite::GetTagWireType(tag)) {
+    const WireFormatLite::WireType wire_type = WireFormatLite::GetTagWireType(tag);
+    // Protobuf keeps a known field sent with another wire type as an unknown field, so the
+    // request would silently read as if the field were absent (epoch 0, no pipeline).
+    if (field != nullptr && !WireTypeFits(*field, wire_type)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, "field '", field->name(),
+                                                     "' is encoded as ", WireTypeName(wire_type),
+                                                     ", not as a ", field->type_name()));
+    }
+    switch (wire_type) {
       case WireFormatLite::WIRETYPE_VARINT: {
         uint64_t value = 0;
         if (!input.ReadVarint64(&value)) {
@@ -112,6 +144,50 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, google::protobuf::Messa
         absl::StrCat("request is not a ", type.full_name(), ": malformed bytes"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ValidStreamRequest> ValidateStreamRequest(const v1::StreamBatchesRequest& request,
+                                                         const PipelineDefinition& definition) {
+  const uint32_t shard_count = request.shard_count() == 0 ? 1 : request.shard_count();
+  if (request.shard_index() >= shard_count) {
+    return absl::InvalidArgumentError(absl::StrCat("shard_index must be < shard_count (",
+                                                   shard_count, "), got ", request.shard_index()));
+  }
+  ValidStreamRequest valid;
+  valid.identity = StreamIdentity{.pipeline = definition.name,
+                                  .content = definition.config_fingerprint,
+                                  .shard_index = request.shard_index(),
+                                  .shard_count = shard_count,
+                                  .epoch = request.epoch(),
+                                  .seed = request.seed()};
+  int64_t first_sequence = 0;
+  if (!request.resume_token().empty()) {
+    absl::StatusOr<int64_t> next = ResumeSequence(valid.identity, request.resume_token());
+    if (!next.ok()) return next.status();
+    first_sequence = *next;
+  }
+  // max_batches is a uint64 where 0 means "to the end"; a value past any epoch means the
+  // same, and must not overflow the pipeline's int64 arithmetic.
+  const int64_t max_batches = static_cast<int64_t>(
+      std::min<uint64_t>(request.max_batches(), std::numeric_limits<int64_t>::max()));
+  valid.request = StreamRequest{.shard_index = request.shard_index(),
+                                .shard_count = shard_count,
+                                .epoch = request.epoch(),
+                                .seed = request.seed(),
+                                .start_sequence = first_sequence,
+                                .max_batches = max_batches};
+  if (first_sequence > 0) {
+    // A token of this stream points inside its epoch; one that does not was not issued by a
+    // server with this config (the pipeline would refuse it too, without naming the field).
+    absl::StatusOr<int64_t> batches = BatchesPerShard(definition, valid.request);
+    if (!batches.ok()) return batches.status();
+    if (first_sequence > *batches) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resume_token resumes at batch ", first_sequence,
+                       ", past the end of this shard's epoch (", *batches, " batches)"));
+    }
+  }
+  return valid;
 }
 
 }  // namespace dataloader::server

@@ -223,6 +223,22 @@ TEST(TensorViewTest, MismatchesNameTheTensorDtypeAndSizes) {
   EXPECT_THAT(std::string(unknown.message()), HasSubstr("UNSPECIFIED"));
 }
 
+// Found by tests/fuzz/client_batch_fuzzer: a BOOL tensor's bytes are 0 or 1 by the contract, and
+// a view of any other byte as bool is undefined behaviour in the trainer.
+TEST(TensorViewTest, ABoolViewRefusesBytesOtherThanZeroAndOne) {
+  v1::Tensor mask = MakeTensor(v1::DTYPE_BOOL, {3}, 3);
+  mask.set_data(std::string("\x01\x00\x01", 3));
+  absl::StatusOr<absl::Span<const bool>> view = TensorView<bool>(mask);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_THAT(*view, ElementsAre(true, false, true));
+  mask.set_data(std::string("\x00\x01\x02", 3));
+  absl::Status two = TensorView<bool>(mask).status();
+  EXPECT_EQ(two.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(two.message()),
+              HasSubstr("tensor 'x' (BOOL) holds 2 at element 2; BOOL elements are 0 or 1"));
+  EXPECT_TRUE(CheckTensor(mask).ok());  // Its shape and size are fine: only the view is refused.
+}
+
 TEST(BatchStreamTest, ResumesAcrossAServerRestartOnTheSamePort) {
   // The uninterrupted stream, for reference.
   std::vector<v1::Batch> full;

@@ -6,6 +6,7 @@
 #ifndef TESTS_CLIENT_SUBPROCESS_H_
 #define TESTS_CLIENT_SUBPROCESS_H_
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -28,7 +29,8 @@ struct Child {
   int stdout_fd = -1;
 };
 
-inline Child Spawn(const std::vector<std::string>& args) {
+// `stderr_path`: where the child's stderr goes (created or truncated); empty: the test's own.
+inline Child Spawn(const std::vector<std::string>& args, const std::string& stderr_path = "") {
   std::vector<char*> argv;
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -36,6 +38,11 @@ inline Child Spawn(const std::vector<std::string>& args) {
   if (pipe(fds) != 0) return {};
   const pid_t pid = fork();
   if (pid == 0) {
+    if (!stderr_path.empty()) {
+      const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (err < 0) _exit(126);
+      dup2(err, STDERR_FILENO);
+    }
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
@@ -94,21 +101,29 @@ inline RunResult RunToExit(const std::vector<std::string>& args) {
 // dataloader_server (the binary at DL_SERVER_BINARY) with `flags` (default: a free loopback
 // port, the built-in pipeline); 2 threads and a 1 s drain unless `flags` say otherwise.
 // SIGTERM when destroyed (expecting exit code 0) unless Terminate() or Kill() came first.
+// `stderr_path`: a file that gets the server's log (stderr); empty: the test's stderr.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::vector<std::string> flags = {}) {
+  explicit ServerProcess(std::vector<std::string> flags = {}, const std::string& stderr_path = "") {
     std::vector<std::string> args = {DL_SERVER_BINARY, "--address=127.0.0.1:0", "--threads=2",
                                      "--shutdown_grace_seconds=1"};
     args.insert(args.end(), flags.begin(), flags.end());  // Later flags win.
-    child_ = Spawn(args);
-    const std::string line =
-        ReadOutput(child_.stdout_fd, absl::Now() + absl::Seconds(30), /*stop_at_newline=*/true);
-    const size_t at = line.rfind("127.0.0.1:");
-    if (at != std::string::npos) {
+    child_ = Spawn(args, stderr_path);
+    // "... metrics at http://127.0.0.1:P/metrics" (with --metrics_address) comes first, then
+    // "... serving ... on 127.0.0.1:P ...".
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    std::string line;
+    while (port_ == 0 && absl::Now() < deadline) {
+      line = ReadOutput(child_.stdout_fd, deadline, /*stop_at_newline=*/true);
+      if (line.empty()) break;
+      const size_t at = line.rfind("127.0.0.1:");
+      if (at == std::string::npos) continue;
       const std::string rest = line.substr(at + 10);
-      (void)absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &port_);
+      const bool metrics = line.find("metrics at") != std::string::npos;
+      (void)absl::SimpleAtoi(rest.substr(0, rest.find_first_of(" /\n")),
+                             metrics ? &metrics_port_ : &port_);
     }
-    EXPECT_NE(port_, 0) << "server's first line: " << line;
+    EXPECT_NE(port_, 0) << "server's last line: " << line;
   }
   ~ServerProcess() {
     if (child_.pid > 0) {
@@ -131,11 +146,15 @@ class ServerProcess {
     child_.pid = 0;
   }
   int port() const { return port_; }
+  pid_t pid() const { return child_.pid; }
+  // The Prometheus endpoint's port when started with --metrics_address=127.0.0.1:0.
+  int metrics_port() const { return metrics_port_; }
   std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
 
  private:
   Child child_;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 }  // namespace dataloader::testing

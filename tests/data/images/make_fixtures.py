@@ -38,6 +38,10 @@ Files (see README.md for what the C++ tests should expect of each):
                      .convert("RGB"), which DROPS alpha (no compositing onto a background).
     gray.png         Grayscale (L) PNG, 8-bit.
     palette.png      Palette (P) PNG, 32 colours, no transparency.
+    interlaced.png   8-bit RGB PNG, Adam7-interlaced. Pillow reads interlaced PNGs but does not
+                     write them, so this script writes it (write_png below: each of the seven
+                     passes' scanlines with filter type 0, one zlib stream, CRCs by zlib.crc32);
+                     reference = Pillow's decode of it.
     gray16.png       16-bit grayscale PNG (Pillow mode I;16). Reference = the HIGH BYTE of
                      each 16-bit sample, replicated to R, G and B: written by this script from
                      the samples, not by Pillow's 8-bit conversion (which clips "I" values at
@@ -53,6 +57,9 @@ Files (see README.md for what the C++ tests should expect of each):
     not_an_image.jpg A text file.
     unsupported.gif  A real (valid) 61x45 GIF: a format the decoder does not support.
     truncated.png    rgb.png cut to half its length.
+    corrupt.png      rgb.png whose first scanline has filter type 7 (there are five, 0-4),
+                     recompressed with correct CRCs: every chunk is well-formed, the image
+                     data is not.
     bomb.jpg         A valid 8x8 baseline JPEG whose SOF0 header is patched to claim
                      30000x30000 pixels (2.7 GB as RGB): must be refused from the header,
                      before any allocation of that size.
@@ -204,6 +211,42 @@ def write_jpeg_fixtures(base):
         assert image.tile[0][3][0] == "CMYK;I", image.tile
 
 
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_png(name, width, height, raw_scanlines, interlace):
+    """Writes an 8-bit RGB PNG from already filtered scanline bytes (one zlib stream)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, interlace)
+    with open(path(name), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(png_chunk(b"IHDR", ihdr))
+        f.write(png_chunk(b"IDAT", zlib.compress(raw_scanlines, 9)))
+        f.write(png_chunk(b"IEND", b""))
+
+
+# Adam7: (x start, y start, x step, y step) of each pass.
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def write_interlaced_png(name, image):
+    width, height = image.size
+    pixels = image.load()
+    raw = bytearray()
+    for x0, y0, dx, dy in ADAM7:
+        for y in range(y0, height, dy):
+            row = [pixels[x, y] for x in range(x0, width, dx)]
+            if row:
+                raw.append(0)  # Filter type 0 (none).
+                for rgb in row:
+                    raw.extend(rgb)
+    write_png(name, width, height, bytes(raw), interlace=1)
+    with Image.open(path(name)) as check:
+        assert check.info.get("interlace") == 1, check.info
+        check.load()
+        assert list(check.convert("RGB").getdata()) == list(image.getdata()), "Adam7 round trip"
+
+
 def write_png_fixtures(base):
     base.save(path("rgb.png"))
     rgba = base.copy()
@@ -215,7 +258,8 @@ def write_png_fixtures(base):
     photo_like(seed=6).quantize(
         colors=32, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
     ).save(path("palette.png"))
-    for name in ("rgb.png", "rgba.png", "gray.png", "palette.png"):
+    write_interlaced_png("interlaced.png", photo_like(seed=9))
+    for name in ("rgb.png", "rgba.png", "gray.png", "palette.png", "interlaced.png"):
         ref_from_file(name)
     with Image.open(path("rgba.png")) as image:
         assert image.mode == "RGBA"
@@ -291,6 +335,21 @@ def write_bad_fixtures():
         png = f.read()
     with open(path("truncated.png"), "wb") as f:
         f.write(png[: len(png) // 2])
+
+    # corrupt.png: the base image's scanlines, unfiltered, with the first one's filter type 7.
+    base = photo_like(seed=1)
+    raw = bytearray()
+    for y in range(HEIGHT):
+        raw.append(7 if y == 0 else 0)
+        for x in range(WIDTH):
+            raw.extend(base.getpixel((x, y)))
+    write_png("corrupt.png", WIDTH, HEIGHT, bytes(raw), interlace=0)
+    try:
+        Image.open(path("corrupt.png")).load()
+    except (OSError, SyntaxError, ValueError):
+        pass
+    else:
+        raise AssertionError("Pillow decoded corrupt.png")
 
     # bomb.jpg: an 8x8 baseline JPEG; SOF0 = FFC0, length(2), precision(1), height(2), width(2).
     small = photo_like(seed=8, width=8, height=8)

@@ -66,7 +66,8 @@ TEST_P(ReferenceDecodeTest, EqualsPillowExactly) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceDecodeTest,
                          ::testing::Values("rgb_420.jpg", "rgb_444.jpg", "progressive.jpg",
                                            "gray.jpg", "cmyk.jpg", "rgb.png", "rgba.png",
-                                           "gray.png", "palette.png", "gray16.png"));
+                                           "gray.png", "palette.png", "gray16.png",
+                                           "interlaced.png"));
 
 struct BadFile {
   std::string name;
@@ -89,7 +90,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"zero_bytes.jpg", "empty file (0 bytes)"},
         BadFile{"not_an_image.jpg", "not a JPEG or PNG image (starts with bytes"},
         BadFile{"unsupported.gif", "unsupported image format GIF"},
-        BadFile{"truncated.png", "cannot decode PNG"},
+        BadFile{"truncated.png", "cannot decode PNG"}, BadFile{"corrupt.png", "cannot decode PNG"},
         // The default limit (89 megapixels) refuses 30000 x 30000 from the header.
         BadFile{"bomb.jpg", "image is 30000x30000 = 900000000 pixels, over the limit"},
         BadFile{"bomb.png", "image is 30000x30000 = 900000000 pixels, over the limit"}),
@@ -105,9 +106,10 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(DecodeTest, EveryBadFileKindLeavesTheThreadAbleToDecodeGoodFiles) {
   const std::vector<std::string> bad = {"truncated.jpg",    "corrupt.jpg",     "zero_bytes.jpg",
                                         "not_an_image.jpg", "unsupported.gif", "truncated.png",
-                                        "bomb.jpg",         "bomb.png"};
-  const std::vector<std::string> good = {"rgb_420.jpg", "rgb_444.jpg", "progressive.jpg",
-                                         "gray.jpg",    "cmyk.jpg",    "rgb.png"};
+                                        "corrupt.png",      "bomb.jpg",        "bomb.png"};
+  const std::vector<std::string> good = {"rgb_420.jpg",   "rgb_444.jpg", "progressive.jpg",
+                                         "gray.jpg",      "cmyk.jpg",    "rgb.png",
+                                         "interlaced.png"};
   for (const std::string& bad_name : bad) {
     // Twice: both the full-size path and the DCT-scaled path of the training op.
     EXPECT_FALSE(DecodeImage(ReadBytes(bad_name), {}).ok()) << bad_name;

@@ -22,6 +22,7 @@
 #include "server/pipeline/epoch_plan.h"
 #include "server/pipeline/synthetic_dataset.h"
 #include "server/service/data_loader_server.h"
+#include "server/service/resume_token.h"
 #include "server/service/server_config.h"
 #include "tests/server/ops/test_ops.h"
 #include "tests/server/service/in_process_server.h"
@@ -643,34 +644,89 @@ std::string BytesField(int number, const std::string& bytes) {
   return Varint((static_cast<uint64_t>(number) << 3) | 2) + Varint(bytes.size()) + bytes;
 }
 
+// A token of the "small" pipeline of kConfig for `request`'s stream, resuming at `next`.
+std::string SmallToken(const v1::StreamBatchesRequest& request, int64_t next) {
+  v1::ServerConfig config;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(kConfig, &config));
+  auto definitions = ToDefinitions(config, dataloader::testing::TestOps());
+  EXPECT_TRUE(definitions.ok()) << definitions.status();
+  const PipelineDefinition& small = (*definitions)[0];
+  EXPECT_EQ(small.name, "small");
+  return ResumeToken({.pipeline = "small",
+                      .content = small.config_fingerprint,
+                      .shard_index = request.shard_index(),
+                      .shard_count = request.shard_count(),
+                      .epoch = request.epoch(),
+                      .seed = request.seed()},
+                     next);
+}
+
+// The catalogue of malformed StreamBatches requests (bytes no generated stub sends, or values
+// no client should): each gets its code and a message naming the field, before admission and
+// without a batch. (Shard mismatches, garbage and foreign tokens, unknown pipelines:
+// BadRequestsGetCodesAndMessagesNamingTheValue; huge names: AHugePipelineNameIsNotEchoedWhole.)
 TEST(RequestHardeningTest, MalformedRequestsGetInvalidArgumentNamingTheField) {
   TestServer server;
   const std::string stream_method = "/dataloader.v1.DataLoader/StreamBatches";
   const std::string small = BytesField(1, "small");
+  const std::string epoch_2 = VarintField(4, 2) + VarintField(5, 17);
+  v1::StreamBatchesRequest request = Request("small");  // Shard 0/1, epoch 2, seed 17.
   struct Case {
     std::string bytes;
+    grpc::StatusCode code;
     std::string message;
   };
   const Case cases[] = {
-      {small + VarintField(3, uint64_t{1} << 32),
+      {small + VarintField(3, uint64_t{1} << 32), grpc::StatusCode::INVALID_ARGUMENT,
        "shard_count must be < 2^32 (a uint32), got 4294967296"},
-      {small + VarintField(2, uint64_t{1} << 40), "shard_index must be < 2^32"},
+      {small + VarintField(2, uint64_t{1} << 40), grpc::StatusCode::INVALID_ARGUMENT,
+       "shard_index must be < 2^32"},
       {BytesField(1,
                   "sm\xff\xfe"
                   "all"),
-       "pipeline must be UTF-8 text, got 7 bytes that are not"},
-      {"\xff\xff\xff\xff", "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
+       grpc::StatusCode::INVALID_ARGUMENT, "pipeline must be UTF-8 text, got 7 bytes that are not"},
+      {"\xff\xff\xff\xff", grpc::StatusCode::INVALID_ARGUMENT,
+       "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
       {small + "\x32\x05"
                "ab",
+       grpc::StatusCode::INVALID_ARGUMENT,
        "request is not a dataloader.v1.StreamBatchesRequest: field 'resume_token' "
        "is cut short"},
+      // A known field with another wire type: protobuf would keep it as an unknown field and
+      // read the request as if it were absent (no pipeline, epoch 0).
+      {VarintField(1, 5), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'pipeline' is encoded as a varint, not as a string"},
+      {small + BytesField(4, "\x02"), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'epoch' is encoded as length-delimited bytes, not as a uint64"},
+      {small + Varint((7 << 3) | 1) + std::string(8, '\x01'), grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'max_batches' is encoded as 8 fixed bytes, not as a uint64"},
+      {small + Varint((9 << 3) | 3), grpc::StatusCode::INVALID_ARGUMENT,
+       "request is not a dataloader.v1.StreamBatchesRequest: malformed bytes"},
+      {small + Varint(4 << 3) + "\x80", grpc::StatusCode::INVALID_ARGUMENT,
+       "field 'epoch' is cut short"},
+      // shard_count 0 means 1.
+      {small + VarintField(2, 1), grpc::StatusCode::INVALID_ARGUMENT,
+       "shard_index must be < shard_count (1), got 1"},
+      {"", grpc::StatusCode::NOT_FOUND, "unknown pipeline '' (serving: broken, small)"},
+      // Tokens in the service's format, with a good checksum, that no server with this config
+      // issued: past the epoch's 13 batches, and past int64.
+      {small + epoch_2 + BytesField(6, SmallToken(request, 14)), grpc::StatusCode::INVALID_ARGUMENT,
+       "resume_token resumes at batch 14, past the end of this shard's epoch (13 batches)"},
+      {small + epoch_2 + BytesField(6, SmallToken(request, -1)), grpc::StatusCode::INVALID_ARGUMENT,
+       "resume_token is not a resume token of this service"},
   };
   for (const Case& each : cases) {
     testing::RawCallResult result = RawCall(server.target(), stream_method, each.bytes);
-    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << each.message;
+    EXPECT_EQ(result.status.error_code(), each.code) << each.message;
     EXPECT_THAT(result.status.error_message(), HasSubstr(each.message));
     EXPECT_TRUE(result.responses.empty());
   }
+  // The token at the epoch's end itself is fine: an empty stream.
+  testing::RawCallResult end = RawCall(server.target(), stream_method,
+                                       small + epoch_2 + BytesField(6, SmallToken(request, 13)));
+  EXPECT_TRUE(end.status.ok()) << end.status.error_message();
+  EXPECT_TRUE(end.responses.empty());
+
   testing::RawCallResult list =
       RawCall(server.target(), "/dataloader.v1.DataLoader/ListPipelines", "\xff\xff");
   EXPECT_EQ(list.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
