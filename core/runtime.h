@@ -22,7 +22,8 @@ namespace dataloader {
 
 struct RuntimeOptions {
   // Threads that run synchronous stage functions and sources: how many such calls can run at
-  // once across all pipelines on this runtime. 0 means one per core. Must be >= 0.
+  // once across all pipelines on this runtime. 0 means one per core; at most kMaxThreads
+  // (pipeline_options.h).
   int num_threads = 0;
 };
 

@@ -280,7 +280,7 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   // Nothing inside the pipeline will be used any more. The sink keeps its items after a
   // failure (they were produced before it) but not after a cancel.
   for (auto& node : nodes_) {
-    if (&node->output() != sink_ || state == State::kCancelled) node->output().Clear();
+    if (&node->output() != sink_ || state == State::kCancelled) node->output().TakeAll();
   }
   if (queue_ != nullptr) std::vector<ThreadPool::Task> dropped = queue_->TakeQueued();
   if (stats_timer_.has_value()) runtime_.loop().CancelTimer(*stats_timer_);

@@ -1,7 +1,9 @@
 // Copyright 2026 The dataloader Authors.
 //
 // SourceNode: pulls items from the user's source on the thread pool, one pull at a time, while
-// its output channel has room. A source error ends the pipeline with that error.
+// its output channel has room (and, when batches are assembled by position, while the
+// assembler's window admits the next ordinal). Items get ordinals 0, 1, 2, ... in pull order.
+// A source error ends the pipeline with that error.
 #ifndef CORE_INTERNAL_SOURCE_NODE_H_
 #define CORE_INTERNAL_SOURCE_NODE_H_
 
@@ -28,7 +30,7 @@ class SourceNode final : public Node {
         puller_(std::move(puller)) {}
 
   bool Pump(Dispatch& dispatch) override {
-    if (pulling_ || out_.closed() || out_.full()) return false;
+    if (pulling_ || !MayPull()) return false;
     pulling_ = true;
     ++pulls_started_;
     (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
@@ -37,6 +39,7 @@ class SourceNode final : public Node {
   }
 
   ChannelBase& output() override { return out_; }
+  uint64_t ordinals_issued() const override { return issued_; }
 
   void FillStats(StageStats& stats) const override {
     stats.tasks_started = pulls_started_;
@@ -51,6 +54,11 @@ class SourceNode final : public Node {
   }
 
  private:
+  bool MayPull() const {
+    return !out_.closed() && !out_.full() &&
+           (positions_ == nullptr || positions_->AdmitsLocked(issued_));
+  }
+
   // On a pool thread, without the lock. Pulls while the output channel has room, publishing
   // each item as it comes (a slow source still streams), so that one pool turn can fill the
   // channel: with the pool busy with stage tasks, one item per turn would starve the stages.
@@ -84,14 +92,14 @@ class SourceNode final : public Node {
       }
       ++pulls_succeeded_;
       if (pulled->has_value()) {
-        out_.Push(std::move(**pulled));
+        out_.Push(std::move(**pulled), issued_++);
         ++items_out_;
       } else {
         out_.Close();
       }
       // Decided before scheduling, which lets stages take from the channel: the room a pull
       // may fill is what it had, so a fast source does not monopolize the thread.
-      const bool go_on = !out_.closed() && !out_.full();
+      const bool go_on = MayPull();
       if (!go_on) pulling_ = false;
       core_.ScheduleLocked(dispatch);
       if (!go_on) return;
@@ -104,6 +112,7 @@ class SourceNode final : public Node {
   // Guarded by the core's mutex.
   Channel<Item> out_;
   bool pulling_ = false;
+  uint64_t issued_ = 0;  // Items pushed; the next one's ordinal.
   int64_t pulls_started_ = 0;
   int64_t pulls_succeeded_ = 0;
   int64_t pulls_failed_ = 0;

@@ -5,6 +5,7 @@
 #include "core/pipeline.h"
 
 #include <atomic>
+#include <functional>
 #include <latch>
 #include <memory>
 #include <numeric>
@@ -19,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/pipeline_builder.h"
 #include "core/runtime.h"
@@ -211,6 +213,248 @@ TEST(PipelineTest, CompletionOrderLetsFastItemsPassSlowOnes) {
   rest.push_back(*first);
   std::sort(rest.begin(), rest.end());
   EXPECT_EQ(rest, Iota(5));
+}
+
+TEST(PipelineTest, InputOrderSlowItemDoesNotHoldRunSlots) {
+  // Concurrency 2, reorder window 4: while item 0 runs, items 1..5 run one after another on
+  // the other slot and wait in the window (span 6 = concurrency + window); item 6 waits for
+  // item 0. If finished results kept their run slot, only item 1 would have run.
+  Event release;
+  std::atomic<int> finished{0};
+  std::atomic<int> started{0};
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 20))
+                      .Pipe(
+                          [&](int x) {
+                            ++started;
+                            if (x == 0) {
+                              EXPECT_TRUE(release.Wait());
+                            } else {
+                              // Not a cheap stage (see kCheapTaskTime): tasks go to any thread.
+                              absl::SleepFor(absl::Microseconds(200));
+                            }
+                            ++finished;
+                            return x;
+                          },
+                          {.concurrency = 2,
+                           .name = "ordered",
+                           .output_order = OutputOrder::kInput,
+                           .reorder_window = 4})
+                      .AddSink(2)
+                      .Build({.num_threads = 4});
+  ASSERT_TRUE(pipeline.ok());
+  (*pipeline)->Start();
+  ASSERT_TRUE(WaitUntil([&] { return finished.load() >= 5; }));
+  absl::SleepFor(absl::Milliseconds(50));  // Give a broken bound the time to show.
+  EXPECT_EQ(finished.load(), 5);
+  EXPECT_EQ(started.load(), 6);
+  PipelineStats stats = (*pipeline)->Stats();
+  EXPECT_EQ(stats.stages[1].tasks_in_flight, 1);  // Only the slow item runs.
+  EXPECT_EQ(stats.stages[1].held_results, 6);
+  release.Notify();
+  auto [items, end] = Drain(**pipeline);
+  EXPECT_TRUE(absl::IsOutOfRange(end)) << end;
+  EXPECT_EQ(items, Iota(20));
+}
+
+TEST(PipelineTest, AutomaticConcurrencyKeepsEveryPoolThreadBusy) {
+  constexpr int kThreads = 4;
+  PeakCounter counter;
+  std::latch all_in(kThreads);
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 40))
+                      .Pipe(
+                          [&](int x) {
+                            counter.Enter();
+                            if (x < kThreads) all_in.arrive_and_wait();
+                            counter.Exit();
+                            return x;
+                          },
+                          {.concurrency = kAutomatic})
+                      .AddSink(2)
+                      .Build({.num_threads = kThreads});
+  ASSERT_TRUE(pipeline.ok());
+  auto [items, end] = Drain(**pipeline);
+  EXPECT_EQ(items.size(), 40u);
+  EXPECT_EQ(counter.peak(), kThreads);
+  EXPECT_EQ((*pipeline)->Stats().stages[1].concurrency, kThreads);
+}
+
+// What AssembleBatches(size) must give for items 0..n-1 when `dropped` ones fail.
+std::vector<AssembledBatch<int>> ExpectedBatches(int n, int size,
+                                                 const std::function<bool(int)>& dropped) {
+  std::vector<AssembledBatch<int>> batches;
+  for (int first = 0; first < n; first += size) {
+    AssembledBatch<int>& batch = batches.emplace_back();
+    batch.sequence = first / size;
+    for (int x = first; x < std::min(n, first + size); ++x) {
+      if (dropped(x)) continue;
+      batch.items.push_back(x * 10);
+      batch.slots.push_back(x - first);
+    }
+  }
+  return batches;
+}
+
+void ExpectSameBatches(const std::vector<AssembledBatch<int>>& got,
+                       const std::vector<AssembledBatch<int>>& expected) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    EXPECT_EQ(got[k].sequence, expected[k].sequence);
+    EXPECT_EQ(got[k].items, expected[k].items) << "batch " << k;
+    EXPECT_EQ(got[k].slots, expected[k].slots) << "batch " << k;
+  }
+}
+
+TEST(PipelineTest, AssembledBatchesAreExactUnderRandomDelaysAtEveryThreadCount) {
+  // Two completion-order stages with random task times, one failing and one filtering items;
+  // every thread count and a few windows give the same batches, in sequence.
+  constexpr int kItems = 203;
+  constexpr int kSize = 8;
+  auto dropped = [](int x) { return x % 7 == 3 || x % 11 == 5; };
+  const std::vector<AssembledBatch<int>> expected = ExpectedBatches(kItems, kSize, dropped);
+  for (int threads : {1, 2, 3, 4, 8, 16}) {
+    for (int max_open : {0, 1, 3}) {
+      SCOPED_TRACE(absl::StrCat("threads ", threads, ", max_open_batches ", max_open));
+      auto delay = [](int x, int salt) {
+        std::mt19937 random(x * 31 + salt);
+        absl::SleepFor(absl::Microseconds(random() % 300));
+      };
+      auto pipeline =
+          PipelineBuilder<>()
+              .AddSource(std::views::iota(0, kItems))
+              .Pipe(
+                  [&](int x) -> absl::StatusOr<int> {
+                    delay(x, 1);
+                    if (x % 7 == 3) return absl::DataLossError("bad item");
+                    return x * 10;
+                  },
+                  {.concurrency = kAutomatic, .name = "fail"})
+              .PipeAsync(
+                  [](int x, Completion<std::optional<int>> done, const TaskContext& context) {
+                    std::mt19937 random(x);
+                    context.loop().RunAfter(absl::Microseconds(random() % 300),
+                                            [x, done = std::move(done)]() mutable {
+                                              if ((x / 10) % 11 == 5) {
+                                                done(std::optional<int>());
+                                              } else {
+                                                done(std::optional<int>(x));
+                                              }
+                                            });
+                  },
+                  {.concurrency = kAutomatic, .name = "filter"})
+              .AssembleBatches(kSize, {.max_open_batches = max_open})
+              .AddSink(2)
+              .Build({.num_threads = threads});
+      ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+      auto [batches, end] = Drain(**pipeline);
+      EXPECT_TRUE(absl::IsOutOfRange(end)) << end;
+      ExpectSameBatches(batches, expected);
+      EXPECT_EQ((*pipeline)->Stats().failures, 29);  // 3, 10, ..., 199.
+    }
+  }
+}
+
+TEST(PipelineTest, AssembleBatchesHoldsExactlyMaxOpenBatches) {
+  // Item 0 never finishes until released: its batch cannot leave, so the source stops after
+  // exactly max_open_batches x size items, and the other threads finish every one of those.
+  constexpr int kSize = 4;
+  constexpr int kMaxOpen = 3;
+  Event release;
+  std::atomic<int> pulled{0};
+  std::atomic<int> finished{0};
+  int next = 0;
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource([&]() -> std::optional<int> {
+                        if (next == 40) return std::nullopt;
+                        ++pulled;
+                        return next++;
+                      })
+                      .Pipe(
+                          [&](int x) {
+                            if (x == 0) {
+                              EXPECT_TRUE(release.Wait());
+                            } else {
+                              // Not a cheap stage (see kCheapTaskTime): tasks go to any thread.
+                              absl::SleepFor(absl::Microseconds(200));
+                            }
+                            ++finished;
+                            return x * 10;
+                          },
+                          {.concurrency = 8, .name = "work"})
+                      .AssembleBatches(kSize, {.max_open_batches = kMaxOpen})
+                      .AddSink(2)
+                      .Build({.num_threads = 4});
+  ASSERT_TRUE(pipeline.ok());
+  (*pipeline)->Start();
+  ASSERT_TRUE(WaitUntil([&] { return finished.load() >= kSize * kMaxOpen - 1; }));
+  absl::SleepFor(absl::Milliseconds(100));  // Give a broken bound the time to show.
+  EXPECT_EQ(pulled.load(), kSize * kMaxOpen);
+  EXPECT_EQ(finished.load(), kSize * kMaxOpen - 1);
+  PipelineStats stats = (*pipeline)->Stats();
+  EXPECT_EQ(stats.stages[2].open_batches, kMaxOpen);
+  EXPECT_EQ(stats.stages[2].concurrency, kMaxOpen);
+  EXPECT_EQ(stats.stages[1].tasks_in_flight, 1);  // Nothing else waits on a thread.
+  release.Notify();
+  auto [batches, end] = Drain(**pipeline);
+  EXPECT_TRUE(absl::IsOutOfRange(end)) << end;
+  ExpectSameBatches(batches, ExpectedBatches(40, kSize, [](int) { return false; }));
+  EXPECT_EQ((*pipeline)->Stats().stages[2].open_batches, 0);
+}
+
+TEST(PipelineTest, AssembleBatchesShortLastBatchAndDropLast) {
+  for (bool drop_last : {false, true}) {
+    auto pipeline = PipelineBuilder<>()
+                        .AddSource(std::views::iota(0, 10))
+                        .Pipe([](int x) { return x * 10; }, {.concurrency = 3})
+                        .AssembleBatches(4, {.max_open_batches = 1, .drop_last = drop_last})
+                        .AddSink(1)
+                        .Build({.num_threads = 2});
+    ASSERT_TRUE(pipeline.ok());
+    auto [batches, end] = Drain(**pipeline);
+    EXPECT_TRUE(absl::IsOutOfRange(end)) << end;
+    std::vector<AssembledBatch<int>> expected = ExpectedBatches(10, 4, [](int) { return false; });
+    if (drop_last) expected.pop_back();
+    ExpectSameBatches(batches, expected);
+  }
+  // Exactly full batches, and no items at all.
+  auto full = PipelineBuilder<>()
+                  .AddSource(std::views::iota(0, 8))
+                  .AssembleBatches(4, {.max_open_batches = 1})
+                  .AddSink(1)
+                  .Build({.num_threads = 1});
+  ASSERT_TRUE(full.ok());
+  auto [full_batches, full_end] = Drain(**full);
+  EXPECT_EQ(full_batches.size(), 2u);
+  EXPECT_TRUE(absl::IsOutOfRange(full_end)) << full_end;
+  auto none = PipelineBuilder<>()
+                  .AddSource(std::vector<int>{})
+                  .AssembleBatches(4)
+                  .AddSink(1)
+                  .Build({.num_threads = 1});
+  ASSERT_TRUE(none.ok());
+  auto [no_batches, none_end] = Drain(**none);
+  EXPECT_TRUE(no_batches.empty());
+  EXPECT_TRUE(absl::IsOutOfRange(none_end)) << none_end;
+}
+
+TEST(PipelineTest, AssembledBatchWhoseItemsAllFailIsEmptyAndKeepsItsPlace) {
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 12))
+                      .Pipe(
+                          [](int x) -> absl::StatusOr<int> {
+                            if (x >= 4 && x < 8) return absl::DataLossError("bad");
+                            return x * 10;
+                          },
+                          {.concurrency = 4})
+                      .AssembleBatches(4)
+                      .AddSink(1)
+                      .Build({.num_threads = 2});
+  ASSERT_TRUE(pipeline.ok());
+  auto [batches, end] = Drain(**pipeline);
+  EXPECT_TRUE(absl::IsOutOfRange(end)) << end;
+  ExpectSameBatches(batches, ExpectedBatches(12, 4, [](int x) { return x >= 4 && x < 8; }));
+  EXPECT_TRUE(batches[1].items.empty());
 }
 
 TEST(PipelineTest, AggregateKeepsTheShortLastBatch) {
