@@ -15,32 +15,24 @@
 namespace dataloader::server {
 namespace {
 
-// What flows between source and group: a sample (or its dataset index before loading), or
-// the marker that closes batch `sequence`.
-struct StreamItem {
-  int64_t sequence = 0;
-  bool end_of_batch = false;
-  int64_t index = 0;
-  Sample sample;
-};
-
-struct SampleGroup {
-  int64_t sequence = 0;
-  std::vector<Sample> samples;
-};
+// Collate tasks at once per stream. Each holds a whole batch; two overlap one batch's copy with
+// the next, and the input order's window of one more bounds a stream's collated batches
+// outside the sink to three.
+constexpr int kCollateConcurrency = 2;
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
-absl::StatusOr<CollatedBatch> Collate(SampleGroup group, uint64_t epoch) {
+absl::StatusOr<CollatedBatch> Collate(AssembledBatch<Sample> group, int64_t first_sequence,
+                                      uint64_t epoch) {
   CollatedBatch batch;
-  batch.sequence = group.sequence;
+  batch.sequence = first_sequence + group.sequence;
   batch.epoch = epoch;
-  const int64_t n = static_cast<int64_t>(group.samples.size());
-  for (const Sample& sample : group.samples) batch.sample_ids.push_back(sample.index);
+  const int64_t n = static_cast<int64_t>(group.items.size());
+  for (const Sample& sample : group.items) batch.sample_ids.push_back(sample.index);
   if (n == 0) return batch;  // Every sample failed: an empty batch keeps the sequence whole.
-  const Sample& first = group.samples[0];
+  const Sample& first = group.items[0];
   for (size_t t = 0; t < first.tensors.size(); ++t) {
     const Tensor& model = first.tensors[t];
     BatchTensor& out = batch.tensors.emplace_back();
@@ -50,7 +42,7 @@ absl::StatusOr<CollatedBatch> Collate(SampleGroup group, uint64_t epoch) {
     out.shape.insert(out.shape.end(), model.shape.begin(), model.shape.end());
     // reserve + append: one copy of each sample, no zero-fill of the batch first.
     out.data.reserve(model.data.size() * static_cast<size_t>(n));
-    for (const Sample& sample : group.samples) {
+    for (const Sample& sample : group.items) {
       const Tensor* tensor = t < sample.tensors.size() ? &sample.tensors[t] : nullptr;
       if (tensor == nullptr || tensor->name != model.name || tensor->dtype != model.dtype ||
           tensor->shape != model.shape) {
@@ -90,15 +82,21 @@ absl::Status ValidateSizes(const PipelineDefinition& definition) {
   };
   if (definition.batch_size < 1)
     return invalid("batch_size must be >= 1, got ", definition.batch_size);
-  if (definition.load_concurrency < 1) {
-    return invalid("load_concurrency must be >= 1, got ", definition.load_concurrency);
+  if (definition.batch_size > kMaxBatchSize) {
+    return invalid("batch_size must be 1 to ", kMaxBatchSize, ", got ", definition.batch_size);
   }
-  if (definition.sink_buffer < 1)
-    return invalid("sink_buffer must be >= 1, got ", definition.sink_buffer);
+  if (definition.load_concurrency < 0 || definition.load_concurrency > kMaxConcurrency) {
+    return invalid("load_concurrency must be 0 (automatic) or 1 to ", kMaxConcurrency, ", got ",
+                   definition.load_concurrency);
+  }
+  if (definition.sink_buffer < 1 || definition.sink_buffer > kMaxBufferSize) {
+    return invalid("sink_buffer must be 1 to ", kMaxBufferSize, ", got ", definition.sink_buffer);
+  }
   for (const StageDefinition& stage : definition.stages) {
-    if (stage.concurrency < 1) {
+    if (stage.concurrency < 0 || stage.concurrency > kMaxConcurrency) {
       return invalid("stage '", stage.name.empty() ? stage.op : stage.name,
-                     "': concurrency must be >= 1, got ", stage.concurrency);
+                     "': concurrency must be 0 (automatic) or 1 to ", kMaxConcurrency, ", got ",
+                     stage.concurrency);
     }
   }
   if (definition.dataset == nullptr) return invalid("no dataset");
@@ -154,31 +152,33 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                           ? plan->batches()
                           : std::min(plan->batches(), request.start_sequence + request.max_batches);
   // The source walks the plan batch by batch, from start_sequence: nothing before it is
-  // computed. Each batch's samples are followed by its marker.
+  // computed. Source item k is position k % batch_size of pipeline batch k / batch_size, which
+  // is plan batch start_sequence + k / batch_size: every plan batch but an epoch's last is full.
   struct Cursor {
     EpochPlan plan;
     int64_t sequence;
     int64_t end;
+    int64_t batch_size;
     std::vector<int64_t> samples;
     size_t next = 0;
-    bool loaded = false;
   };
-  auto cursor = std::make_shared<Cursor>(Cursor{*plan, request.start_sequence, end, {}, 0, false});
-  auto source = [cursor]() -> std::optional<StreamItem> {
+  auto cursor = std::make_shared<Cursor>(
+      Cursor{*plan, request.start_sequence, end, definition.batch_size, {}, 0});
+  auto source = [cursor]() -> absl::StatusOr<std::optional<int64_t>> {
     Cursor& c = *cursor;
-    if (c.sequence >= c.end) return std::nullopt;
-    if (!c.loaded) {
+    while (c.next == c.samples.size()) {
+      if (c.sequence >= c.end) return std::nullopt;
       c.samples = c.plan.BatchSamples(c.sequence);
       c.next = 0;
-      c.loaded = true;
+      if (static_cast<int64_t>(c.samples.size()) != c.batch_size &&
+          c.sequence + 1 != c.plan.batches()) {
+        return absl::InternalError(absl::StrCat("epoch plan batch ", c.sequence, " has ",
+                                                c.samples.size(), " samples, expected ",
+                                                c.batch_size));
+      }
+      ++c.sequence;
     }
-    if (c.next < c.samples.size()) {
-      return StreamItem{.sequence = c.sequence, .index = c.samples[c.next++], .sample = {}};
-    }
-    StreamItem marker{.sequence = c.sequence, .end_of_batch = true, .sample = {}};
-    ++c.sequence;
-    c.loaded = false;
-    return marker;
+    return c.samples[c.next++];
   };
 
   const uint64_t seed = request.seed;
@@ -186,19 +186,12 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   auto builder = PipelineBuilder<>()
                      .AddSource(std::move(source), {.name = "plan"})
                      .Pipe(
-                         [dataset, seed, epoch](StreamItem item) -> absl::StatusOr<StreamItem> {
-                           if (item.end_of_batch) return item;
-                           absl::StatusOr<Sample> sample =
-                               dataset->Load(item.index, SampleSeed(seed, epoch, item.index));
-                           if (!sample.ok()) return sample.status();
-                           item.sample = *std::move(sample);
-                           return item;
+                         [dataset, seed, epoch](int64_t index) -> absl::StatusOr<Sample> {
+                           return dataset->Load(index, SampleSeed(seed, epoch, index));
                          },
-                         {.concurrency = definition.load_concurrency,
-                          .name = "load",
-                          .output_order = OutputOrder::kInput});
+                         {.concurrency = definition.load_concurrency, .name = "load"});
 
-  // Stages are added one by one; the builder's type stays PipelineBuilder<StreamItem>.
+  // Stages are added one by one; the builder's type stays PipelineBuilder<Sample>.
   using StageBuilder = decltype(builder);
   std::optional<StageBuilder> current(std::move(builder));
   for (size_t i = 0; i < stages->ops.size(); ++i) {
@@ -210,54 +203,33 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                          .max_failures = stage.max_failures};
     if (op->IsAsync()) {
       current.emplace(std::move(*current).PipeAsync(
-          [op](StreamItem item, Completion<StreamItem> done, const TaskContext& context) {
-            if (item.end_of_batch) {
-              done(std::move(item));
-              return;
-            }
-            Sample sample = std::move(item.sample);
-            op->Start(std::move(sample),
-                      Completion<Sample>([item = std::move(item), done = std::move(done)](
-                                             absl::StatusOr<Sample> result) mutable {
-                        if (!result.ok()) {
-                          done(result.status());
-                          return;
-                        }
-                        item.sample = *std::move(result);
-                        done(std::move(item));
-                      }),
-                      context);
+          [op](Sample sample, Completion<Sample> done, const TaskContext& context) {
+            op->Start(std::move(sample), std::move(done), context);
           },
           options));
     } else {
       current.emplace(std::move(*current).Pipe(
-          [op](StreamItem item, const TaskContext& context) -> absl::StatusOr<StreamItem> {
-            if (item.end_of_batch) return item;
-            absl::StatusOr<Sample> result = op->Run(std::move(item.sample), context);
-            if (!result.ok()) return result.status();
-            item.sample = *std::move(result);
-            return item;
+          [op](Sample sample, const TaskContext& context) {
+            return op->Run(std::move(sample), context);
           },
           options));
     }
   }
 
-  // Group: one call at a time (concurrency 1), so the open group needs no lock.
-  auto open = std::make_shared<SampleGroup>();
+  // Batches by position: the stages above run in completion order (unless configured
+  // otherwise) and no thread waits for a slow sample; batches still leave in plan order.
+  // Collate keeps that order with a small window: its outputs are whole batches.
+  const int64_t first_sequence = request.start_sequence;
   return std::move(*current)
+      .AssembleBatches(static_cast<int>(definition.batch_size))
       .Pipe(
-          [open](StreamItem item) -> std::optional<SampleGroup> {
-            if (!item.end_of_batch) {
-              open->samples.push_back(std::move(item.sample));
-              return std::nullopt;
-            }
-            SampleGroup group{.sequence = item.sequence, .samples = std::move(open->samples)};
-            open->samples.clear();
-            return group;
+          [first_sequence, epoch](AssembledBatch<Sample> group) {
+            return Collate(std::move(group), first_sequence, epoch);
           },
-          {.concurrency = 1, .name = "group", .output_order = OutputOrder::kInput})
-      .Pipe([epoch](SampleGroup group) { return Collate(std::move(group), epoch); },
-            {.concurrency = 2, .name = "collate", .output_order = OutputOrder::kInput})
+          {.concurrency = kCollateConcurrency,
+           .name = "collate",
+           .output_order = OutputOrder::kInput,
+           .reorder_window = 1})
       .AddSink(definition.sink_buffer)
       .Build({.runtime = &runtime, .max_failures = definition.max_failures});
 }

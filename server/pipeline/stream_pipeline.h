@@ -2,18 +2,21 @@
 //
 // BuildStreamPipeline: the core pipeline behind one StreamBatches stream.
 //
-//   source: the positions of this shard's batches from `start_sequence` on (EpochPlan), each
-//           batch's samples followed by an end-of-batch marker
-//   load:   the dataset's sample (synthetic for now), seeded with SampleSeed(seed, epoch, index)
-//   ops:    the configured stages (sync on the pool, async on the loop), markers pass through
-//   group:  samples up to their marker → one batch (concurrency 1, cheap moves)
-//   collate:the samples' tensors stacked into contiguous [batch, ...] tensors
+//   plan:     the dataset indices of this shard's batches from `start_sequence` on
+//             (EpochPlan), in plan order
+//   load:     the dataset's sample, seeded with SampleSeed(seed, epoch, index)
+//   ops:      the configured stages (sync on the pool, async on the loop), in completion order
+//             unless configured otherwise
+//   assemble: AssembleBatches(batch_size): each sample placed at its position in its batch
+//   collate:  the samples' tensors stacked into contiguous [batch, ...] tensors
 //
 // Batches are exact: batch k holds the samples of plan batch k, in plan order, whatever the
-// stage concurrency, as long as every stage keeps input order (the default here). A sample
-// that fails is dropped from its batch (its id is absent from sample_ids) and counted
-// against the failure budgets; batches never shift. Starting at `start_sequence` computes
-// nothing for the batches before it (resume).
+// threads, the stage concurrency or the order stages finish in: positions come from the plan,
+// not from arrival. A sample that fails is dropped from its batch (its id is absent from
+// sample_ids) and counted against the failure budgets; batches never shift. No thread waits
+// for a slow sample: the wait is memory, at most the assembler's open batches (see
+// AssembleOptions) of samples. Starting at `start_sequence` computes nothing for the batches
+// before it (resume).
 #ifndef SERVER_PIPELINE_STREAM_PIPELINE_H_
 #define SERVER_PIPELINE_STREAM_PIPELINE_H_
 
@@ -37,8 +40,10 @@ struct StageDefinition {
   std::string name{};  // Stats and errors; default: the op's name.
   std::string op{};    // In OpRegistry::Default().
   std::map<std::string, std::string> args{};
-  int concurrency = 1;
-  OutputOrder output_order = OutputOrder::kInput;
+  // Tasks at once per stream; 0 = automatic (see StageOptions::concurrency).
+  int concurrency = kAutomatic;
+  // Completion order (the default) is fastest; the stream's bytes are the same either way.
+  OutputOrder output_order = OutputOrder::kCompletion;
   int64_t max_failures = kUnlimitedFailures;
 };
 
@@ -51,8 +56,8 @@ struct PipelineDefinition {
   int64_t batch_size = 32;
   bool drop_last = false;
   bool shuffle = true;
-  int load_concurrency = 2;  // Samples loaded at once.
-  int sink_buffer = 4;       // Finished batches buffered per stream.
+  int load_concurrency = kAutomatic;  // Samples loaded at once; 0 = automatic.
+  int sink_buffer = 4;                // Finished batches buffered per stream.
   int64_t max_failures = kUnlimitedFailures;
   // Identifies the config (resume tokens of another config are refused).
   uint64_t config_fingerprint = 0;

@@ -295,11 +295,8 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
     info.set_batch_size(static_cast<uint64_t>(definition.batch_size));
     info.set_drop_last(definition.drop_last);
     info.set_shuffle(definition.shuffle);
-    bool exact = true;
-    for (const StageDefinition& stage : definition.stages) {
-      exact &= stage.output_order == OutputOrder::kInput;
-    }
-    info.set_exact_order(exact);
+    // Batches are assembled by position (stream_pipeline.h): exact whatever each stage's order.
+    info.set_exact_order(true);
     info.set_remainder_policy(v1::REMAINDER_POLICY_DROP);
     const int64_t rows = static_cast<int64_t>(first->sample_ids.size());
     uint64_t bytes = 4096 + 16 * static_cast<uint64_t>(definition.batch_size);

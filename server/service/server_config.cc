@@ -50,17 +50,14 @@ v1::ServerConfig DefaultServerConfig() {
           stages {
             op: "random_brightness"
             args { key: "max_delta" value: "32" }
-            concurrency: 2
           }
           stages {
             op: "normalize"
             args { key: "mean" value: "0.485,0.456,0.406" }
             args { key: "std" value: "0.229,0.224,0.225" }
             args { key: "layout" value: "chw" }
-            concurrency: 2
           }
           batch_size: 32
-          load_concurrency: 2
           sink_buffer: 4
         }
       )pb",
@@ -147,7 +144,7 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         .batch_size = pipeline.batch_size(),
         .drop_last = pipeline.drop_last(),
         .shuffle = !pipeline.has_shuffle() || pipeline.shuffle(),
-        .load_concurrency = static_cast<int>(or_default(pipeline.load_concurrency(), 2)),
+        .load_concurrency = static_cast<int>(pipeline.load_concurrency()),  // 0: automatic.
         .sink_buffer = static_cast<int>(or_default(pipeline.sink_buffer(), 4)),
         .max_failures = pipeline.has_max_failures() ? static_cast<int64_t>(pipeline.max_failures())
                                                     : kUnlimitedFailures,
@@ -158,10 +155,9 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
           .name = stage.name(),
           .op = stage.op(),
           .args = {stage.args().begin(), stage.args().end()},
-          .concurrency = static_cast<int>(or_default(stage.concurrency(), 1)),
-          .output_order = stage.output_order() == v1::OUTPUT_ORDER_COMPLETION
-                              ? OutputOrder::kCompletion
-                              : OutputOrder::kInput,
+          .concurrency = static_cast<int>(stage.concurrency()),  // 0: automatic.
+          .output_order = stage.output_order() == v1::OUTPUT_ORDER_INPUT ? OutputOrder::kInput
+                                                                         : OutputOrder::kCompletion,
           .max_failures = stage.has_max_failures() ? static_cast<int64_t>(stage.max_failures())
                                                    : kUnlimitedFailures,
       });

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/ops/op.h"
@@ -130,8 +132,8 @@ TEST_F(StreamPipelineTest, StartingMidEpochEqualsTheRestOfTheUninterruptedStream
   std::vector<CollatedBatch> rest;
   for (CollatedBatch& batch : **pipeline) rest.push_back(std::move(batch));
   EXPECT_TRUE(SameBatches(rest, std::vector<CollatedBatch>(full.begin() + 10, full.end())));
-  // Nothing before batch 10 was loaded: 3 batches of 8, 8 and 7 samples, plus 3 markers.
-  EXPECT_EQ((*pipeline)->Stats().stages[1].tasks_started, 8 + 8 + 7 + 3);
+  // Nothing before batch 10 was loaded: 3 batches of 8, 8 and 7 samples.
+  EXPECT_EQ((*pipeline)->Stats().stages[1].tasks_started, 8 + 8 + 7);
 }
 
 TEST_F(StreamPipelineTest, MaxBatchesStopsEarly) {
@@ -195,6 +197,97 @@ TEST_F(StreamPipelineTest, FailedSamplesLeaveTheirBatchWithoutShiftingOthers) {
   EXPECT_THAT(end.message(), HasSubstr("stage 'checker' exceeded its failure budget"));
 }
 
+// Sleeps a pseudo-random 0-400 us per sample (from its seed), on the pool or, async, on the
+// event loop; fails the samples whose index is a multiple of 9.
+class RandomDelayOp final : public Op {
+ public:
+  explicit RandomDelayOp(bool async) : async_(async) {}
+  bool IsAsync() const override { return async_; }
+  absl::StatusOr<Sample> Run(Sample sample, const TaskContext&) const override {
+    absl::SleepFor(Delay(sample));
+    if (sample.index % 9 == 0) return absl::DataLossError("unlucky sample");
+    return sample;
+  }
+  void Start(Sample sample, Completion<Sample> done, const TaskContext& context) const override {
+    const absl::Duration delay = Delay(sample);
+    context.loop().RunAfter(delay, [sample = std::move(sample), done = std::move(done)]() mutable {
+      if (sample.index % 9 == 0) {
+        done(absl::DataLossError("unlucky sample"));
+      } else {
+        done(std::move(sample));
+      }
+    });
+  }
+
+ private:
+  static absl::Duration Delay(const Sample& sample) {
+    return absl::Microseconds(static_cast<int64_t>((sample.seed * 0x9E3779B97F4A7C15u) >> 55));
+  }
+  const bool async_;
+};
+
+OpRegistry RegistryWithRandomDelays() {
+  OpRegistry registry;
+  RegisterGenericOps(registry);
+  for (bool async : {false, true}) {
+    EXPECT_TRUE(registry
+                    .Register(async ? "random_delay_async" : "random_delay",
+                              [async](OpArgs&) -> absl::StatusOr<std::unique_ptr<Op>> {
+                                return std::make_unique<RandomDelayOp>(async);
+                              })
+                    .ok());
+  }
+  return registry;
+}
+
+// Regression (issue 10, defect 4): with stages in completion order, the end-of-batch markers
+// used to overtake samples: batches over batch_size, samples lost after the last marker. Batches
+// are now assembled by position; the bytes are those of a serial run whatever the threads,
+// concurrency and order, with random task times and failures.
+TEST_F(StreamPipelineTest, CompletionOrderUnderRandomDelaysGivesTheSameBytesAtEveryThreadCount) {
+  const OpRegistry registry = RegistryWithRandomDelays();
+  auto definition_with = [&](int concurrency, OutputOrder order) {
+    PipelineDefinition definition = SmallDefinition();
+    definition.stages = {
+        {.op = "random_delay", .concurrency = concurrency, .output_order = order},
+        {.op = "random_brightness", .args = {{"max_delta", "50"}}, .concurrency = concurrency},
+        {.op = "random_delay_async", .concurrency = concurrency, .output_order = order},
+        {.op = "normalize",
+         .args = {{"mean", "0.5"}, {"std", "0.25"}, {"layout", "chw"}},
+         .concurrency = concurrency}};
+    definition.load_concurrency = concurrency;
+    return definition;
+  };
+  const StreamRequest request{.shard_index = 1, .shard_count = 2, .epoch = 1, .seed = 5};
+  runtime_ = *Runtime::Create({.num_threads = 1});
+  std::vector<CollatedBatch> serial =
+      Stream(definition_with(1, OutputOrder::kInput), request, nullptr, registry);
+  // 51 samples of shard 1: 6 batches of 8 and one of 3, each the plan's minus the failures.
+  const EpochPlan plan = *EpochPlan::Create({.num_samples = 103,
+                                             .batch_size = 8,
+                                             .shuffle = true,
+                                             .seed = 5,
+                                             .epoch = 1,
+                                             .shard_index = 1,
+                                             .shard_count = 2});
+  ASSERT_EQ(serial.size(), 7u);
+  for (size_t k = 0; k < serial.size(); ++k) {
+    std::vector<int64_t> expected;
+    for (int64_t id : plan.BatchSamples(static_cast<int64_t>(k))) {
+      if (id % 9 != 0) expected.push_back(id);
+    }
+    EXPECT_EQ(serial[k].sample_ids, expected);
+  }
+  for (int threads : {1, 2, 3, 4, 8, 16}) {
+    runtime_ = *Runtime::Create({.num_threads = threads});
+    for (int concurrency : {0, 1, 3, 16}) {
+      SCOPED_TRACE(absl::StrCat("threads ", threads, ", concurrency ", concurrency));
+      EXPECT_TRUE(SameBatches(serial, Stream(definition_with(concurrency, OutputOrder::kCompletion),
+                                             request, nullptr, registry)));
+    }
+  }
+}
+
 TEST_F(StreamPipelineTest, BadRequestsAndDefinitionsNameTheValue) {
   auto error = [&](const PipelineDefinition& definition, const StreamRequest& request) {
     return BuildStreamPipeline(definition, request, *runtime_).status();
@@ -211,6 +304,20 @@ TEST_F(StreamPipelineTest, BadRequestsAndDefinitionsNameTheValue) {
   bad_size.batch_size = 0;
   EXPECT_THAT(ValidatePipelineDefinition(bad_size).message(),
               HasSubstr("pipeline 'small': batch_size must be >= 1, got 0"));
+  // Regression (issue 10, defect 9): absurd values are refused up front, naming the limit.
+  PipelineDefinition absurd = SmallDefinition();
+  absurd.stages[0].concurrency = 2'000'000'000;
+  EXPECT_THAT(ValidatePipelineDefinition(absurd).message(),
+              HasSubstr("pipeline 'small': stage 'random_brightness': concurrency must be 0 "
+                        "(automatic) or 1 to 65536, got 2000000000"));
+  absurd = SmallDefinition();
+  absurd.load_concurrency = 2'000'000'000;
+  EXPECT_THAT(ValidatePipelineDefinition(absurd).message(),
+              HasSubstr("load_concurrency must be 0 (automatic) or 1 to 65536, got 2000000000"));
+  absurd = SmallDefinition();
+  absurd.sink_buffer = 2'000'000'000;
+  EXPECT_THAT(ValidatePipelineDefinition(absurd).message(),
+              HasSubstr("sink_buffer must be 1 to 1048576, got 2000000000"));
 }
 
 }  // namespace

@@ -347,6 +347,7 @@ constexpr char kSlowConfig[] = R"pb(
     stages {
       op: "latency"
       args { key: "millis" value: "10" }
+      concurrency: 1
     }
     batch_size: 4
     shuffle: false
