@@ -132,7 +132,7 @@ class Pipeline {
 template <typename T>
 absl::StatusOr<T> Pipeline<T>::NextUntil(absl::Time deadline) {
   core_->Start();
-  MutexLock lock(&core_->mu());
+  internal::CoreLock lock(core_.get());
   if (!core_->AwaitSinkReadyLocked(deadline)) {
     return absl::DeadlineExceededError("no item ready before the deadline");
   }
@@ -145,7 +145,7 @@ absl::StatusOr<T> Pipeline<T>::NextUntil(absl::Time deadline) {
 template <typename T>
 absl::StatusOr<std::optional<T>> Pipeline<T>::TryNext() {
   core_->Start();
-  MutexLock lock(&core_->mu());
+  internal::CoreLock lock(core_.get());
   if (core_->CanTakeLocked()) {
     std::optional<T> item(sink_->Pop());
     core_->OnItemTakenLocked();

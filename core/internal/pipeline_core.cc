@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/internal/stage_traits.h"
 #include "core/status_macros.h"
 
 namespace dataloader::internal {
@@ -42,7 +43,7 @@ PipelineCore::~PipelineCore() {
   // has to give its queue back.
   std::unique_ptr<ThreadPool::TaskQueue> queue;
   {
-    MutexLock lock(&mu_);
+    CoreLock lock(this);
     queue = std::move(queue_);
   }
 }
@@ -65,7 +66,7 @@ void PipelineCore::SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&
 }
 
 void PipelineCore::Start() {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   if (state_ != State::kCreated) return;
   state_ = State::kRunning;
   if (stats_callback_) ArmStatsTimerLocked();
@@ -74,7 +75,7 @@ void PipelineCore::Start() {
 }
 
 void PipelineCore::Cancel() {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   EndLocked(State::kCancelled, absl::CancelledError("pipeline cancelled"));
 }
 
@@ -83,7 +84,7 @@ absl::Status PipelineCore::Stop() {
   std::vector<absl::AnyInvocable<void()>> callbacks;
   absl::Status final_status;
   {
-    MutexLock lock(&mu_);
+    CoreLock lock(this);
     if (state_ == State::kCreated || state_ == State::kRunning) {
       EndLocked(State::kCancelled, absl::CancelledError("pipeline stopped before its end"));
     }
@@ -107,7 +108,7 @@ absl::Status PipelineCore::Stop() {
 }
 
 absl::Status PipelineCore::status() const {
-  MutexLock lock(&mu_);
+  MutexLock lock(&mu_);  // Const: nothing is dropped here.
   return state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
 }
 
@@ -133,7 +134,7 @@ PipelineStats PipelineCore::StatsLocked() const {
 }
 
 void PipelineCore::NotifyWhenReady(absl::AnyInvocable<void()> callback) {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   if (detached_) return;  // Stopped: there is nothing to wait for and no loop to run on.
   ready_callbacks_.push_back(std::move(callback));
   if (SinkReadyLocked()) FireReadyCallbacksLocked();
@@ -179,7 +180,9 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
   }
   if (!ready_callbacks_.empty() && SinkReadyLocked()) FireReadyCallbacksLocked();
 
-  if (dispatch.allow_inline) {
+  // Once stopped, the runtime may be gone (the pipeline that owned it was destroyed from one
+  // of its own calls): nothing below touches it.
+  if (dispatch.allow_inline && !detached_) {
     for (CoreTask& task : dispatch.cheap_tasks) dispatch.inline_tasks.push_back(std::move(task));
     dispatch.cheap_tasks.clear();
     // Keep the most downstream task on this thread too (depth first: items reach the sink
@@ -212,10 +215,12 @@ void PipelineCore::RunTasks(CoreTask first) {
   std::deque<CoreTask> work;
   work.push_back(std::move(first));
   for (int budget = kMaxInlineRun; !work.empty(); --budget) {
+    // Stopped: the rest would not run anyway, and the runtime may be gone (see ScheduleLocked).
+    if (stopping_.load()) return;
     if (budget == 0 || (work.size() > 1 && runtime_.pool().AnyWaiting())) {
       absl::InlinedVector<CoreTask, 4> rest;
       for (CoreTask& task : work) rest.push_back(std::move(task));
-      MutexLock lock(&mu_);
+      CoreLock lock(this);
       SubmitLocked(rest);
       return;
     }
@@ -239,8 +244,17 @@ void PipelineCore::FireReadyCallbacksLocked() {
     // the ones not yet run: after Stop() returns, none runs.
     PostLocked([self = shared_from_this(), callback = std::move(callback)]() mutable {
       if (!self->BeginUserCall(CallKind::kCallback)) return;
-      callback();
-      self->EndUserCall();
+      absl::Status thrown;
+      try {
+        callback();
+      } catch (...) {
+        thrown = ExceptionStatus("a NotifyWhenReady callback");
+      }
+      CoreLock lock(self.get());
+      self->EndUserCallLocked();
+      // An exception must not escape to the loop (it would end the process): it ends the
+      // pipeline, if still running, with an error the consumer sees.
+      if (!thrown.ok()) self->FailLocked(std::move(thrown));
     });
   }
   ready_callbacks_.clear();
@@ -279,10 +293,15 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   cancel_source_.Cancel();
   // Nothing inside the pipeline will be used any more. The sink keeps its items after a
   // failure (they were produced before it) but not after a cancel.
+  // They die outside the lock (CoreLock), as user destructors may call into the pipeline.
   for (auto& node : nodes_) {
-    if (&node->output() != sink_ || state == State::kCancelled) node->output().TakeAll();
+    if (&node->output() != sink_ || state == State::kCancelled) {
+      trash_.push_back(node->output().TakeAll());
+    }
   }
-  if (queue_ != nullptr) std::vector<ThreadPool::Task> dropped = queue_->TakeQueued();
+  if (queue_ != nullptr) {
+    for (ThreadPool::Task& task : queue_->TakeQueued()) trash_.push_back(std::move(task));
+  }
   if (stats_timer_.has_value()) runtime_.loop().CancelTimer(*stats_timer_);
   stats_timer_.reset();
   FireReadyCallbacksLocked();
@@ -306,7 +325,7 @@ void PipelineCore::EndUserCallLocked() {
 }
 
 void PipelineCore::EndUserCall() {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   EndUserCallLocked();
 }
 
@@ -316,13 +335,19 @@ void PipelineCore::ArmStatsTimerLocked() {
     if (self == nullptr || !self->BeginUserCall(CallKind::kCallback)) return;
     PipelineStats stats;
     {
-      MutexLock lock(&self->mu_);
+      CoreLock lock(self.get());
       stats = self->StatsLocked();
     }
     // Only the loop thread touches the callback once the pipeline runs.
-    self->stats_callback_(stats);
-    MutexLock lock(&self->mu_);
+    absl::Status thrown;
+    try {
+      self->stats_callback_(stats);
+    } catch (...) {
+      thrown = ExceptionStatus("the stats callback");
+    }
+    CoreLock lock(self.get());
     self->EndUserCallLocked();
+    if (!thrown.ok()) self->FailLocked(std::move(thrown));  // As for a ready callback.
     if (self->state_ == State::kRunning && !self->detached_) self->ArmStatsTimerLocked();
   });
 }

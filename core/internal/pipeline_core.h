@@ -67,6 +67,8 @@ inline constexpr absl::Duration kCheapTaskTime = absl::Microseconds(5);
 
 class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
  public:
+  class CoreLock;
+
   PipelineCore(Runtime& runtime, int64_t max_failures);
   ~PipelineCore();
   PipelineCore(const PipelineCore&) = delete;
@@ -88,6 +90,7 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   // Runs `callback` once on the event loop when an item or the end is ready at the sink.
   void NotifyWhenReady(absl::AnyInvocable<void()> callback);
 
+  // Lock it with CoreLock, not MutexLock.
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
   // The last node's output channel, where the consumer takes items.
   ChannelBase& sink() { return *sink_; }
@@ -157,6 +160,9 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   int64_t total_failures_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t items_emitted_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<absl::AnyInvocable<void()>> ready_callbacks_ ABSL_GUARDED_BY(mu_);
+  // What ending the pipeline took out of it (queued tasks, queued items: user objects whose
+  // destructors may call back into the pipeline), destroyed by CoreLock after unlocking.
+  std::vector<absl::AnyInvocable<void()>> trash_ ABSL_GUARDED_BY(mu_);
   // Set before Start(), then called only on the event loop thread.
   absl::AnyInvocable<void(const PipelineStats&)> stats_callback_;
   absl::Duration stats_interval_;
@@ -168,6 +174,26 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   std::atomic<bool> stage_calls_stopped_{false};  // Set when the pipeline ends or stops.
   std::atomic<bool> stopping_{false};             // Set by Stop(): no user code at all.
 };
+
+// Holds a core's mutex, as MutexLock does; on release it also destroys, after unlocking, what
+// the pipeline dropped meanwhile (see trash_), so that no user destructor runs under the lock.
+class ABSL_SCOPED_LOCKABLE PipelineCore::CoreLock {
+ public:
+  explicit CoreLock(PipelineCore* core) ABSL_EXCLUSIVE_LOCK_FUNCTION(core->mu()) : core_(core) {
+    core_->mu_.Lock();
+  }
+  ~CoreLock() ABSL_UNLOCK_FUNCTION() {
+    std::vector<absl::AnyInvocable<void()>> trash;
+    trash.swap(core_->trash_);
+    core_->mu_.Unlock();
+  }
+  CoreLock(const CoreLock&) = delete;
+  CoreLock& operator=(const CoreLock&) = delete;
+
+ private:
+  PipelineCore* const core_;
+};
+using CoreLock = PipelineCore::CoreLock;
 
 }  // namespace dataloader::internal
 

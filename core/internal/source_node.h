@@ -66,14 +66,16 @@ class SourceNode final : public Node {
     while (true) {
       if (!core_.BeginUserCall()) return;
       const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<std::optional<Item>> pulled;
-      try {
-        pulled = puller_();
-      } catch (...) {
-        pulled = ExceptionStatus(absl::StrCat("source '", name(), "'"));
-      }
+      // Constructed, not assigned: items need only be movable.
+      absl::StatusOr<std::optional<Item>> pulled = [&]() -> absl::StatusOr<std::optional<Item>> {
+        try {
+          return puller_();
+        } catch (...) {
+          return ExceptionStatus(absl::StrCat("source '", name(), "'"));
+        }
+      }();
       const auto elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
-      MutexLock lock(&core_.mu());
+      CoreLock lock(&core_);
       core_.EndUserCallLocked();
       latency_.Record(elapsed);
       cost_.Record(elapsed);

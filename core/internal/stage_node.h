@@ -121,7 +121,7 @@ class StageNode final : public Node {
         call_(std::move(*task.item), TaskContext(core_.token(), core_.loop(), name()));
     outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
     task.item.reset();
-    MutexLock lock(&core_.mu());
+    CoreLock lock(&core_);
     core_.EndUserCallLocked();
     FinishLocked(task, std::move(outcome));
     core_.ScheduleLocked(dispatch);
@@ -137,7 +137,7 @@ class StageNode final : public Node {
           [this, self, task = std::move(task), start](Outcome<Out> outcome) {
             outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
             Dispatch dispatch;
-            MutexLock lock(&self->mu());
+            CoreLock lock(self.get());
             FinishLocked(task, std::move(outcome));
             self->ScheduleLocked(dispatch);
           });

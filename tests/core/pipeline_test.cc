@@ -640,6 +640,146 @@ TEST(PipelineTest, DestroyingARunningPipelineStopsIt) {
   EXPECT_EQ(calls->load(), after);
 }
 
+// Regressions (issue 10, defect 12).
+
+// A pipeline that owns its runtime, destroyed from its own ready callback (on its event loop)
+// or from its own stage function (on its pool): ~EventLoop / ~ThreadPool joined their own
+// thread and aborted.
+TEST(PipelineTest, DestroyedFromItsOwnReadyCallback) {
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 1000))
+                      .Pipe([](int x) { return x; }, {.concurrency = 2})
+                      .AddSink(2)
+                      .Build({.num_threads = 2});
+  ASSERT_TRUE(pipeline.ok());
+  std::unique_ptr<Pipeline<int>> owned = *std::move(pipeline);
+  Event destroyed;
+  owned->NotifyWhenReady([&] {
+    owned.reset();
+    destroyed.Notify();
+  });
+  EXPECT_TRUE(destroyed.Wait());
+}
+
+TEST(PipelineTest, DestroyedFromItsOwnStageFunction) {
+  std::unique_ptr<Pipeline<int>> owned;
+  Event destroyed;
+  std::atomic<int> calls_after{0};
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 1000))
+                      .Pipe(
+                          [&](int x) {
+                            if (destroyed.HasBeenNotified()) ++calls_after;
+                            if (x == 2) {  // Before the sink (4) fills.
+                              owned.reset();
+                              destroyed.Notify();
+                            }
+                            return x;
+                          },
+                          {.concurrency = 1})
+                      .AddSink(4)
+                      .Build({.num_threads = 3});
+  ASSERT_TRUE(pipeline.ok());
+  owned = *std::move(pipeline);
+  owned->Start();
+  EXPECT_TRUE(destroyed.Wait());
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(calls_after.load(), 0);
+}
+
+// An exception from a ready or stats callback used to reach the event loop and end the process
+// (std::terminate); it ends the pipeline with an error naming the callback.
+TEST(PipelineTest, ThrowingCallbacksFailThePipelineInsteadOfTheProcess) {
+  Event block;
+  auto make = [&](BuildOptions options) {
+    return PipelineBuilder<>()
+        .AddSource(std::views::iota(0, 1000))
+        .Pipe(
+            [&](int x) {
+              if (x == 3) block.Wait(absl::Seconds(5));
+              return x;
+            },
+            {.concurrency = 1})
+        .AddSink(2)
+        .Build(std::move(options));
+  };
+  auto ready = make({.num_threads = 2});
+  ASSERT_TRUE(ready.ok());
+  (*ready)->NotifyWhenReady([] { throw std::runtime_error("reader broke"); });
+  ASSERT_TRUE(WaitUntil([&] { return !(*ready)->status().ok(); }));
+  EXPECT_TRUE(absl::IsUnknown((*ready)->status())) << (*ready)->status();
+  EXPECT_THAT((*ready)->status().message(),
+              HasSubstr("a NotifyWhenReady callback threw an exception: reader broke"));
+
+  auto stats = make({.num_threads = 2,
+                     .stats_callback = [](const PipelineStats&) { throw std::logic_error("bad"); },
+                     .stats_interval = absl::Milliseconds(1)});
+  ASSERT_TRUE(stats.ok());
+  (*stats)->Start();
+  ASSERT_TRUE(WaitUntil([&] { return !(*stats)->status().ok(); }));
+  EXPECT_THAT((*stats)->status().message(),
+              HasSubstr("the stats callback threw an exception: bad"));
+  block.Notify();
+}
+
+// An item whose destructor calls into its pipeline. Moved-from items are inert.
+class Reentrant {
+ public:
+  Reentrant(int value, Pipeline<int>** pipeline, std::atomic<int>* destroyed)
+      : value_(value), pipeline_(pipeline), destroyed_(destroyed) {}
+  Reentrant(Reentrant&& other) noexcept
+      : value_(other.value_),
+        pipeline_(std::exchange(other.pipeline_, nullptr)),
+        destroyed_(other.destroyed_) {}
+  Reentrant& operator=(Reentrant&&) = delete;
+  ~Reentrant() {
+    if (pipeline_ == nullptr || *pipeline_ == nullptr) return;
+    (*pipeline_)->Stats();  // Takes the pipeline's lock: must not be held here.
+    ++*destroyed_;
+  }
+  int value() const { return value_; }
+
+ private:
+  int value_;
+  Pipeline<int>** pipeline_;
+  std::atomic<int>* destroyed_;
+};
+
+// EndLocked() destroyed queued items and tasks under the pipeline's mutex, although Stop()
+// promises otherwise: a destructor that called into the pipeline deadlocked.
+TEST(PipelineTest, ItemsDroppedByCancelAreDestroyedOutsideThePipelinesLock) {
+  Pipeline<int>* armed = nullptr;  // Set once the queues are full: destructors call in.
+  std::atomic<int> destroyed{0};
+  Event release;
+  int next = 0;
+  std::latch running(1);
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource([&]() -> std::optional<Reentrant> {
+                        return Reentrant(next++, &armed, &destroyed);
+                      })
+                      .Pipe(
+                          [&](Reentrant item) {
+                            if (item.value() == 0) {
+                              running.count_down();
+                              release.Wait();
+                            }
+                            return item.value();
+                          },
+                          {.concurrency = 1})
+                      .AddSink(2)
+                      .Build({.num_threads = 2});
+  ASSERT_TRUE(pipeline.ok());
+  (*pipeline)->Start();
+  running.wait();
+  ASSERT_TRUE(WaitUntil([&] { return (*pipeline)->Stats().stages[0].queue_size == 2; }));
+  armed = pipeline->get();
+  (*pipeline)->Cancel();  // Drops the two queued items.
+  EXPECT_EQ(destroyed.load(), 2);
+  armed = nullptr;
+  release.Notify();
+  EXPECT_TRUE(absl::IsCancelled((*pipeline)->Stop()));
+}
+
 TEST(PipelineTest, FailedItemsAreDroppedAndCountedWithinBudget) {
   auto pipeline = PipelineBuilder<>()
                       .AddSource(std::views::iota(0, 30))
