@@ -124,7 +124,7 @@ absl::StatusOr<BuiltCore> BuildCore(PipelineSpec spec, BuildOptions options) {
       for (size_t j = 0; j + 1 < nodes.size(); ++j) nodes[j]->set_position_window(window);
     }
   }
-  built.core->SetNodes(std::move(nodes), spec.sink_size);
+  built.core->SetNodes(std::move(nodes), spec.make_sink(spec.sink_size));
   if (options.stats_callback) {
     built.core->SetStatsCallback(std::move(options.stats_callback), options.stats_interval);
   }

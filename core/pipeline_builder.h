@@ -41,6 +41,7 @@
 #include "core/internal/batch_nodes.h"
 #include "core/internal/node.h"
 #include "core/internal/pipeline_core.h"
+#include "core/internal/sink_queue.h"
 #include "core/internal/source_node.h"
 #include "core/internal/stage_node.h"
 #include "core/internal/stage_traits.h"
@@ -80,6 +81,7 @@ struct NodeSpec {
 struct PipelineSpec {
   std::vector<NodeSpec> nodes;
   int64_t sink_size = 0;
+  absl::AnyInvocable<std::unique_ptr<SinkQueueBase>(int64_t capacity)> make_sink;
 };
 
 struct BuiltCore {
@@ -283,6 +285,9 @@ class PipelineBuilder {
       StaticAssertCanAddStage("AddSink()");
     } else {
       spec_->sink_size = buffer_size;
+      spec_->make_sink = [](int64_t capacity) -> std::unique_ptr<internal::SinkQueueBase> {
+        return std::make_unique<internal::SinkQueue<T>>(capacity);
+      };
       return PipelineBuilder<T, true>(std::move(spec_));
     }
   }
@@ -324,13 +329,13 @@ class PipelineBuilder {
         .async = kAsync,
         .fans_out = fans_out,
         .max_failures = options.max_failures,
-        .make = [name, options, call = std::move(call)](
+        .make = [name, options, fans_out, call = std::move(call)](
                     internal::PipelineCore& core, internal::ChannelBase* input,
                     const internal::NodeSetup& setup) mutable -> std::unique_ptr<internal::Node> {
           StageOptions resolved = options;
           resolved.concurrency = setup.concurrency;
           return std::make_unique<internal::StageNode<T, Out, Call, kAsync>>(
-              core, input, name, resolved, std::move(call));
+              core, input, name, resolved, fans_out, std::move(call));
         }});
     return PipelineBuilder<Out, false>(std::move(spec_));
   }

@@ -18,7 +18,8 @@ namespace dataloader {
 // percentile is within ~4.5% of the true value. Thread-compatible; 8 KiB.
 class LatencyHistogram {
  public:
-  void Record(absl::Duration duration);
+  // Records `duration` `times` times (the items of a batch share its mean time).
+  void Record(absl::Duration duration, int64_t times = 1);
   // `fraction` in [0, 1]; ZeroDuration() when empty.
   absl::Duration Percentile(double fraction) const;
   absl::Duration Mean() const;
@@ -45,8 +46,9 @@ struct StageStats {
   int64_t tasks_started = 0;
   int64_t tasks_succeeded = 0;
   int64_t tasks_failed = 0;
-  int64_t items_in = 0;         // Inputs taken from the queue before the stage.
-  int64_t items_out = 0;        // Outputs put into the queue after it (filters and fan-out differ).
+  int64_t items_in = 0;   // Inputs taken from the queue before the stage.
+  int64_t items_out = 0;  // Outputs put into the queue after it (filters and fan-out differ).
+  // A task is one call of the stage function (a cheap stage runs several per pool turn).
   int64_t tasks_in_flight = 0;  // Started and not finished (queued for a thread or running).
   // The concurrency in effect (an automatic one resolved); for AssembleBatches() the
   // max_open_batches in effect; 0 for nodes without either.

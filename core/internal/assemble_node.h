@@ -44,9 +44,7 @@ class AssembleNode final : public Node, public PositionWindow {
         drop_last_(drop_last),
         source_(source) {}
 
-  bool AdmitsLocked(uint64_t ordinal) const override {
-    return ordinal / size_ < next_batch_ + max_open_;
-  }
+  uint64_t AdmitLimitLocked() const override { return (next_batch_ + max_open_) * size_; }
 
   void OnDroppedLocked(uint64_t ordinal) override { ++Open(ordinal / size_).resolved; }
 

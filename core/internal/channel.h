@@ -29,9 +29,12 @@ class ChannelBase {
 
   int64_t size() const { return size_; }
   int64_t capacity() const { return capacity_; }
-  int64_t room() const { return capacity_ - size_; }
+  int64_t room() const { return capacity_ - size_ - reserved_; }
   bool empty() const { return size_ == 0; }
-  bool full() const { return size_ >= capacity_; }
+  bool full() const { return size_ + reserved_ >= capacity_; }
+  // Room taken by items elsewhere: the sink's staging channel shares its capacity with the
+  // consumer's queue (see SinkQueue).
+  void set_reserved(int64_t reserved) { reserved_ = reserved; }
   // Closed: the producer will push nothing more. Items already in it can still be popped.
   bool closed() const { return closed_; }
   void Close() { closed_ = true; }
@@ -42,6 +45,11 @@ class ChannelBase {
     DL_CHECK(capacity >= 1 && size_ == 0);
     capacity_ = capacity;
   }
+  // Raised to at least kCheapQueueItems once the stage taking from this channel is found cheap
+  // (its tasks run several items per lock). Never lowered again: producers may have counted
+  // on the room.
+  void SetConsumerCheap() { capacity_ = std::max(capacity_, kCheapQueueItems); }
+  static constexpr int64_t kCheapQueueItems = 16;
   // Empties the channel and returns its items in an owner that destroys them when it is
   // destroyed (never called), so that the caller can let them die outside its lock.
   virtual absl::AnyInvocable<void()> TakeAll() = 0;
@@ -49,6 +57,7 @@ class ChannelBase {
  protected:
   int64_t size_ = 0;
   int64_t capacity_ = 0;
+  int64_t reserved_ = 0;
   bool closed_ = false;
 };
 
@@ -56,7 +65,7 @@ template <typename T>
 class Channel final : public ChannelBase {
  public:
   void Push(T item, uint64_t ordinal) {
-    DL_CHECK(size_ < capacity_);
+    DL_CHECK(size_ + reserved_ < capacity_);
     if (static_cast<size_t>(size_) == slots_.size()) Grow();
     Slot& slot = slots_[Index(size_)];
     slot.item.emplace(std::move(item));
@@ -97,8 +106,9 @@ class Channel final : public ChannelBase {
 
   // Doubles the storage (at least 4, at most the capacity), keeping the order.
   void Grow() {
-    const size_t grown =
-        std::min<size_t>(static_cast<size_t>(capacity_), std::max<size_t>(4, 2 * slots_.size()));
+    const size_t grown = std::max<size_t>(
+        slots_.size() + 1,
+        std::min<size_t>(static_cast<size_t>(capacity_), std::max<size_t>(4, 2 * slots_.size())));
     std::vector<Slot> next(grown);
     for (int64_t i = 0; i < size_; ++i) {
       Slot& from = slots_[Index(i)];

@@ -45,7 +45,8 @@ class TaskCost {
 class PositionWindow {
  public:
   virtual ~PositionWindow() = default;
-  virtual bool AdmitsLocked(uint64_t ordinal) const = 0;
+  // Ordinals below this are admitted.
+  virtual uint64_t AdmitLimitLocked() const = 0;
   virtual void OnDroppedLocked(uint64_t ordinal) = 0;
 };
 

@@ -14,7 +14,8 @@ namespace dataloader::internal {
 namespace {
 
 // How many tasks one pool thread runs back to back for a pipeline before handing its turn
-// back to the pool (continuations skip the pool's queue; this bounds the unfairness).
+// back to the pool if other tasks wait for a thread (continuations skip the pool's queue;
+// this bounds the unfairness).
 constexpr int kMaxInlineRun = 256;
 
 // The core whose user code the current thread is running, so that a Stop() called from inside
@@ -48,15 +49,17 @@ PipelineCore::~PipelineCore() {
   }
 }
 
-void PipelineCore::SetNodes(std::vector<std::unique_ptr<Node>> nodes, int64_t sink_capacity) {
-  DL_CHECK(!nodes.empty());
+void PipelineCore::SetNodes(std::vector<std::unique_ptr<Node>> nodes,
+                            std::unique_ptr<SinkQueueBase> sink) {
+  DL_CHECK(!nodes.empty() && sink != nullptr);
   nodes_ = std::move(nodes);
   // The channel in front of a stage holds enough items to fill all its slots at once.
   for (size_t i = 0; i + 1 < nodes_.size(); ++i) {
     nodes_[i]->output().SetCapacity(std::max(2, nodes_[i + 1]->concurrency()));
   }
+  sink_queue_ = std::move(sink);
   sink_ = &nodes_.back()->output();
-  sink_->SetCapacity(sink_capacity);
+  sink_->SetCapacity(sink_queue_->capacity());
 }
 
 void PipelineCore::SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&)> callback,
@@ -66,8 +69,10 @@ void PipelineCore::SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&
 }
 
 void PipelineCore::Start() {
+  if (started_.load(std::memory_order_acquire)) return;  // The consumer calls it per item.
   CoreLock lock(this);
   if (state_ != State::kCreated) return;
+  started_.store(true, std::memory_order_release);
   state_ = State::kRunning;
   if (stats_callback_) ArmStatsTimerLocked();
   Dispatch dispatch;
@@ -127,7 +132,11 @@ PipelineStats PipelineCore::StatsLocked() const {
     stage.queue_size = node->output().size();
     stage.queue_capacity = node->output().capacity();
   }
-  stats.items_emitted = items_emitted_;
+  {
+    MutexLock lock(&sink_queue_->mu);
+    stats.stages.back().queue_size += sink_queue_->SizeLocked();
+  }
+  stats.items_emitted = sink_queue_->taken();
   stats.failures = total_failures_;
   stats.status = state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
   return stats;
@@ -141,34 +150,22 @@ void PipelineCore::NotifyWhenReady(absl::AnyInvocable<void()> callback) {
 }
 
 bool PipelineCore::SinkReadyLocked() const {
-  return state_ == State::kCancelled || state_ == State::kFailed || state_ == State::kFinished ||
-         !sink_->empty() || sink_->drained();
+  MutexLock lock(&sink_queue_->mu);
+  return sink_queue_->ReadyLocked();
 }
 
-bool PipelineCore::AwaitSinkReadyLocked(absl::Time deadline) {
-  return mu_.AwaitWithDeadline(absl::Condition(this, &PipelineCore::SinkReadyLocked), deadline);
-}
-
-bool PipelineCore::CanTakeLocked() const {
-  // A failed pipeline still hands out what reached the sink before the failure; a cancelled
-  // one does not (the consumer asked to stop).
-  return state_ != State::kCancelled && state_ != State::kCreated && !sink_->empty();
-}
-
-absl::Status PipelineCore::EndStatusLocked() const {
-  if (state_ == State::kCancelled || state_ == State::kFailed) return Unshared(status_);
-  if (sink_->drained()) return absl::OutOfRangeError("end of pipeline");
-  return absl::FailedPreconditionError("pipeline has not started");
-}
-
-void PipelineCore::OnItemTakenLocked() {
-  ++items_emitted_;
+void PipelineCore::Restart() {
+  CoreLock lock(this);
   Dispatch dispatch;
   ScheduleLocked(dispatch);
 }
 
 void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
-  if (state_ == State::kRunning) {
+  bool again = state_ == State::kRunning;
+  while (again) {
+    again = false;
+    // The consumer may have taken items since: a conservative view of the sink's room.
+    sink_->set_reserved(flushed_ - sink_queue_->taken());
     // Sink to source: room made downstream is passed upstream in one pass. Another pass runs
     // only if something moved (new input can start a stage that had free slots).
     bool progress = true;
@@ -176,7 +173,32 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
       progress = false;
       for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) progress |= (*it)->Pump(dispatch);
     }
-    if (sink_->drained()) state_ = State::kFinished;
+    // The last node may be waiting for room if the staging channel looks full.
+    const bool maybe_blocked = sink_->full();
+    if (sink_->empty() && !maybe_blocked && !sink_->closed()) break;
+    // A pool thread running cheap tasks publishes a burst at a time (see Dispatch).
+    if (dispatch.defer_flush && !maybe_blocked && !sink_->closed() &&
+        sink_->size() < std::max<int64_t>(1, sink_->capacity() / 2)) {
+      dispatch.flush_pending = true;
+      break;
+    }
+    // One lock of the consumer's queue per step, however many items: at most one wake-up.
+    MutexLock lock(&sink_queue_->mu);
+    flushed_ += sink_queue_->MoveFromLocked(*sink_);
+    // The moved items keep their room until taken (nodes may push before the next step).
+    sink_->set_reserved(flushed_ - sink_queue_->taken());
+    if (sink_->closed()) {
+      state_ = State::kFinished;
+      sink_queue_->SetEndLocked(SinkQueueBase::End::kFinished, absl::OkStatus());
+    } else if (maybe_blocked) {
+      if (flushed_ - sink_queue_->taken() < sink_queue_->capacity()) {
+        again = true;  // The consumer made room meanwhile: go on now.
+      } else {
+        // Full: the consumer restarts the pipeline at its low-water mark. Set under the
+        // queue's lock, so that the consumer's next take sees it.
+        sink_queue_->SetStalledLocked();
+      }
+    }
   }
   if (!ready_callbacks_.empty() && SinkReadyLocked()) FireReadyCallbacksLocked();
 
@@ -188,9 +210,9 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
     // Keep the most downstream task on this thread too (depth first: items reach the sink
     // sooner and memory stays low), but only if no task, of this pipeline or another, is
     // waiting for a thread: jumping the line would starve it.
-    if (dispatch.inline_tasks.empty() && !dispatch.pool_tasks.empty() &&
-        !runtime_.pool().AnyWaiting()) {
-      dispatch.inline_tasks.push_back(std::move(dispatch.pool_tasks[0]));
+    if (dispatch.inline_tasks.empty() && !dispatch.continuation.has_value() &&
+        !dispatch.pool_tasks.empty() && !runtime_.pool().AnyWaiting()) {
+      dispatch.continuation.emplace(std::move(dispatch.pool_tasks[0]));
       dispatch.pool_tasks.erase(dispatch.pool_tasks.begin());
     }
   }
@@ -212,24 +234,57 @@ void PipelineCore::SubmitLocked(absl::InlinedVector<CoreTask, 4>& tasks) {
 void PipelineCore::RunTasks(CoreTask first) {
   // Tasks this thread runs itself, oldest first. Handed back to the pool when the budget is
   // spent or when another task waits for a thread, so that no pipeline monopolizes a thread.
-  std::deque<CoreTask> work;
-  work.push_back(std::move(first));
-  for (int budget = kMaxInlineRun; !work.empty(); --budget) {
+  struct Work {
+    CoreTask task;
+    bool cheap;
+  };
+  std::deque<Work> work;
+  work.push_back({std::move(first), false});
+  bool flush_pending = false;
+  auto take = [&work](Dispatch& dispatch) {
+    for (CoreTask& next : dispatch.inline_tasks) work.push_back({std::move(next), true});
+    if (dispatch.continuation.has_value()) {
+      work.push_back({*std::move(dispatch.continuation), false});
+    }
+  };
+  for (int budget = kMaxInlineRun;;) {
     // Stopped: the rest would not run anyway, and the runtime may be gone (see ScheduleLocked).
     if (stopping_.load()) return;
-    if (budget == 0 || (work.size() > 1 && runtime_.pool().AnyWaiting())) {
+    // Only when a task (of any pipeline) waits for a thread: with none waiting, handing back
+    // would only wake another thread to do the same work.
+    const bool hand_back =
+        !work.empty() && (budget <= 0 || work.size() > 1) && runtime_.pool().AnyWaiting();
+    if (budget <= 0 && !hand_back) budget = kMaxInlineRun;
+    // Staged sink items are published before anything that may take long: an ordinary task,
+    // handing the work back, or this thread going idle.
+    if (flush_pending && (work.empty() || hand_back || !work.front().cheap)) {
+      flush_pending = false;
+      Dispatch dispatch;
+      dispatch.allow_inline = true;
+      {
+        CoreLock lock(this);
+        ScheduleLocked(dispatch);
+      }
+      take(dispatch);
+      continue;
+    }
+    if (work.empty()) return;
+    if (hand_back) {
       absl::InlinedVector<CoreTask, 4> rest;
-      for (CoreTask& task : work) rest.push_back(std::move(task));
+      for (Work& each : work) rest.push_back(std::move(each.task));
       CoreLock lock(this);
       SubmitLocked(rest);
       return;
     }
-    CoreTask task = std::move(work.front());
+    CoreTask task = std::move(work.front().task);
     work.pop_front();
+    --budget;
     Dispatch dispatch;
     dispatch.allow_inline = true;
+    dispatch.defer_flush = true;
     task(dispatch);
-    for (CoreTask& next : dispatch.inline_tasks) work.push_back(std::move(next));
+    flush_pending |= dispatch.flush_pending;
+    take(dispatch);
   }
 }
 
@@ -293,12 +348,20 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   cancel_source_.Cancel();
   // Nothing inside the pipeline will be used any more. The sink keeps its items after a
   // failure (they were produced before it) but not after a cancel.
-  // They die outside the lock (CoreLock), as user destructors may call into the pipeline.
-  for (auto& node : nodes_) {
-    if (&node->output() != sink_ || state == State::kCancelled) {
-      trash_.push_back(node->output().TakeAll());
+  // Items die outside the lock (CoreLock), as user destructors may call into the pipeline.
+  // The consumer still gets what reached the sink before a failure, not after a cancel.
+  {
+    MutexLock lock(&sink_queue_->mu);
+    if (state == State::kCancelled) {
+      trash_.push_back(sink_queue_->TakeAllLocked());
+    } else {
+      flushed_ += sink_queue_->MoveFromLocked(*sink_);
     }
+    sink_queue_->SetEndLocked(
+        state == State::kCancelled ? SinkQueueBase::End::kCancelled : SinkQueueBase::End::kFailed,
+        Unshared(status_));
   }
+  for (auto& node : nodes_) trash_.push_back(node->output().TakeAll());
   if (queue_ != nullptr) {
     for (ThreadPool::Task& task : queue_->TakeQueued()) trash_.push_back(std::move(task));
   }

@@ -25,6 +25,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/internal/channel.h"
 #include "core/internal/node.h"
@@ -39,35 +40,49 @@ namespace dataloader::internal {
 template <typename In, typename Out, typename Call, bool kAsync>
 class StageNode final : public Node {
  public:
+  // `may_fan_out`: a call may give several outputs (Many<U>).
   StageNode(PipelineCore& core, ChannelBase* input, std::string name, const StageOptions& options,
-            Call call)
+            bool may_fan_out, Call call)
       : Node(core, std::move(name), options.concurrency, options.max_failures),
         in_(static_cast<Channel<In>*>(input)),
         order_(options.output_order),
         span_limit_(options.concurrency +
                     (options.reorder_window > 0 ? options.reorder_window : options.concurrency)),
+        batchable_(!kAsync && !may_fan_out && options.output_order == OutputOrder::kCompletion),
         call_(std::move(call)) {}
 
   bool Pump(Dispatch& dispatch) override {
     bool progress = Deliver();
+    const bool cheap = !kAsync && cost_.Cheap(kCheapTaskTime);
+    // Room upstream for batches of a cheap stage (see BatchSize).
+    if (batchable_ && cheap) in_->SetConsumerCheap();
     while (CanStart() && !in_->empty()) {
       Task task;
-      task.item.emplace(in_->Pop(&task.ordinal));
-      ++items_in_;
+      const int64_t n = cheap && batchable_ ? BatchSize() : 1;
+      task.items.reserve(static_cast<size_t>(n));
+      task.ordinals.reserve(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        uint64_t ordinal = 0;
+        task.items.push_back(in_->Pop(&ordinal));
+        task.ordinals.push_back(ordinal);
+      }
+      task.items_taken = static_cast<size_t>(n);
+      items_in_ += n;
       ++running_;
-      ++tasks_started_;
+      tasks_started_ += n;
+      calls_in_flight_ += n;
       task.ticket = next_ticket_++;
       if (order_ == OutputOrder::kInput) {
         window_.emplace_back();
       } else {
-        ++in_use_;
+        in_use_ += n;
       }
       if constexpr (kAsync) {
         core_.PostLocked([this, self = core_.shared_from_this(), task = std::move(task)]() mutable {
           StartAsync(std::move(task), self);
         });
       } else {
-        (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
+        (cheap ? dispatch.cheap_tasks : dispatch.pool_tasks)
             .push_back([this, task = std::move(task)](Dispatch& next) mutable {
               RunSync(std::move(task), next);
             });
@@ -89,7 +104,7 @@ class StageNode final : public Node {
     stats.tasks_failed = tasks_failed_;
     stats.items_in = items_in_;
     stats.items_out = items_out_;
-    stats.tasks_in_flight = running_;
+    stats.tasks_in_flight = calls_in_flight_;
     stats.concurrency = concurrency();
     stats.held_results =
         order_ == OutputOrder::kInput ? static_cast<int64_t>(window_.size()) : in_use_;
@@ -100,11 +115,12 @@ class StageNode final : public Node {
   }
 
  private:
-  // One task's input and where its result goes.
+  // One task's inputs (several only for a cheap stage, see BatchSize) and where its results go.
   struct Task {
-    std::optional<In> item;
-    uint64_t ordinal = 0;  // The item's position (see Channel).
-    uint64_t ticket = 0;   // Start order within this stage.
+    absl::InlinedVector<In, 1> items;
+    absl::InlinedVector<uint64_t, 1> ordinals;  // Each item's position (see Channel).
+    uint64_t ticket = 0;                        // Start order within this stage.
+    size_t items_taken = 0;
   };
 
   bool CanStart() const {
@@ -113,17 +129,34 @@ class StageNode final : public Node {
     return in_use_ < concurrency();
   }
 
+  // Inputs for one task of a cheap stage: several per lock and per hand-off instead of one.
+  // Never more than the output channel has room for beyond the results already held, so the
+  // outputs go straight on when done: the stage holds at most max(concurrency, that room)
+  // items, within the bound of the channel after it.
+  int64_t BatchSize() const {
+    const int64_t room = out_.room() - in_use_;
+    return std::max<int64_t>(1, std::min({in_->size(), room, kMaxCheapBatch}));
+  }
+
   // On a pool thread, without the lock.
   void RunSync(Task&& task, Dispatch& dispatch) {
     if (!core_.BeginUserCall()) return;
+    absl::InlinedVector<Outcome<Out>, 1> outcomes;
+    outcomes.reserve(task.items.size());
+    const TaskContext context(core_.token(), core_.loop(), name());
     const auto start = std::chrono::steady_clock::now();
-    Outcome<Out> outcome =
-        call_(std::move(*task.item), TaskContext(core_.token(), core_.loop(), name()));
-    outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
-    task.item.reset();
+    for (In& item : task.items) {
+      // A batch stops when the pipeline ends: no stage call starts after that.
+      if (!outcomes.empty() && core_.StageCallsStopped()) break;
+      outcomes.push_back(call_(std::move(item), context));
+    }
+    // One clock pair per task: a batch's items get its mean time.
+    outcomes.front().elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start) /
+                               static_cast<int64_t>(outcomes.size());
+    task.items.clear();
     CoreLock lock(&core_);
     core_.EndUserCallLocked();
-    FinishLocked(task, std::move(outcome));
+    FinishLocked(task, outcomes);
     core_.ScheduleLocked(dispatch);
   }
 
@@ -131,40 +164,54 @@ class StageNode final : public Node {
   void StartAsync(Task&& task, const std::shared_ptr<PipelineCore>& self) {
     if (!core_.BeginUserCall()) return;
     const auto start = std::chrono::steady_clock::now();
-    In item = std::move(*task.item);
-    task.item.reset();
+    In item = std::move(task.items[0]);
+    task.items.clear();
     call_(std::move(item), TaskContext(core_.token(), core_.loop(), name()),
           [this, self, task = std::move(task), start](Outcome<Out> outcome) {
             outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
             Dispatch dispatch;
             CoreLock lock(self.get());
-            FinishLocked(task, std::move(outcome));
+            absl::InlinedVector<Outcome<Out>, 1> outcomes;
+            outcomes.push_back(std::move(outcome));
+            FinishLocked(task, outcomes);
             self->ScheduleLocked(dispatch);
           });
     core_.EndUserCall();
   }
 
-  void FinishLocked(const Task& task, Outcome<Out>&& outcome) {
-    if (!core_.RunningLocked()) return;  // Ended meanwhile: the result is discarded.
+  void FinishLocked(const Task& task, absl::InlinedVector<Outcome<Out>, 1>& outcomes) {
+    if (!core_.RunningLocked()) return;  // Ended meanwhile: the results are discarded.
     --running_;
-    latency_.Record(outcome.elapsed);
-    cost_.Record(outcome.elapsed);
-    if (outcome.status.ok()) {
-      ++tasks_succeeded_;
-    } else {
-      ++tasks_failed_;
-      outcome.items.clear();
-      core_.RecordFailureLocked(*this, outcome.status);
-      if (!core_.RunningLocked()) return;
-    }
-    outcome.ordinal = task.ordinal;
-    if (outcome.items.empty() && positions_ != nullptr) positions_->OnDroppedLocked(task.ordinal);
-    if (order_ == OutputOrder::kInput) {
-      window_[task.ticket - window_base_] = std::move(outcome);
-    } else if (outcome.items.empty()) {
-      --in_use_;  // Filtered out or failed: the slot is free at once.
-    } else {
-      done_.push_back(std::move(outcome));
+    calls_in_flight_ -= static_cast<int64_t>(task.items_taken);
+    const absl::Duration each = outcomes.front().elapsed;
+    latency_.Record(each, static_cast<int64_t>(outcomes.size()));
+    cost_.Record(each);
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      Outcome<Out>& outcome = outcomes[i];
+      if (outcome.status.ok()) {
+        ++tasks_succeeded_;
+      } else {
+        ++tasks_failed_;
+        outcome.items.clear();
+        core_.RecordFailureLocked(*this, outcome.status);
+        if (!core_.RunningLocked()) return;
+      }
+      outcome.ordinal = task.ordinals[i];
+      if (outcome.items.empty() && positions_ != nullptr) {
+        positions_->OnDroppedLocked(outcome.ordinal);
+      }
+      if (order_ == OutputOrder::kInput) {
+        window_[task.ticket - window_base_] = std::move(outcome);
+      } else if (outcome.items.empty()) {
+        --in_use_;  // Filtered out or failed: the slot is free at once.
+      } else if (done_.empty() && outcome.items.size() <= static_cast<size_t>(out_.room())) {
+        // The common case, with room downstream: passed on at once, not queued.
+        for (Out& item : outcome.items) out_.Push(std::move(item), outcome.ordinal);
+        items_out_ += static_cast<int64_t>(outcome.items.size());
+        --in_use_;
+      } else {
+        done_.push_back(std::move(outcome));
+      }
     }
   }
 
@@ -199,12 +246,14 @@ class StageNode final : public Node {
   Channel<In>* const in_;
   const OutputOrder order_;
   const int64_t span_limit_;  // Input order: concurrency + reorder window.
+  const bool batchable_;      // Sync, one output per input, completion order.
   Call call_;
 
   // Guarded by the core's mutex.
   Channel<Out> out_;
-  int running_ = 0;  // Started and not finished.
-  int in_use_ = 0;   // Completion order: slots taken, started and not yet fully passed on.
+  int running_ = 0;              // Tasks started and not finished.
+  int64_t calls_in_flight_ = 0;  // Their inputs (several per task when batched).
+  int in_use_ = 0;  // Completion order: slots taken, started and not yet fully passed on.
   uint64_t next_ticket_ = 0;
   std::deque<Outcome<Out>> done_;  // Completion order: finished, waiting for room.
   // Input order: a result (or a place for one) per ticket from window_base_, oldest first.
