@@ -24,8 +24,13 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
+// Stacks the samples' tensors into [n, ...] batch tensors in buffers from `pool`: a copy of
+// each sample's tensor, written at its offset (no zero-fill first), or for the tensor of
+// `fused` (the pipeline's last op, when it is a TensorMap) that op's output, written straight
+// into the batch buffer.
 absl::StatusOr<CollatedBatch> Collate(AssembledBatch<Sample> group, int64_t first_sequence,
-                                      uint64_t epoch) {
+                                      uint64_t epoch, const TensorMap* fused,
+                                      BatchBufferPool& pool) {
   CollatedBatch batch;
   batch.sequence = first_sequence + group.sequence;
   batch.epoch = epoch;
@@ -35,23 +40,41 @@ absl::StatusOr<CollatedBatch> Collate(AssembledBatch<Sample> group, int64_t firs
   const Sample& first = group.items[0];
   for (size_t t = 0; t < first.tensors.size(); ++t) {
     const Tensor& model = first.tensors[t];
+    const bool mapped = fused != nullptr && model.name == fused->tensor_name();
+    TensorLayout layout{.dtype = model.dtype, .shape = model.shape};
+    if (mapped) {
+      absl::StatusOr<TensorLayout> output = fused->OutputLayout(model);
+      if (!output.ok()) return output.status();  // The op's stage let it through: a bug.
+      layout = *std::move(output);
+    } else if (layout.bytes() != model.data.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("collate: sample ", first.index, " has ", model.data.size(),
+                       " bytes in tensor '", model.name, "', expected ", layout.bytes(), " for ",
+                       DTypeName(model.dtype), " ", ShapeText(model.shape)));
+    }
+    const size_t sample_bytes = layout.bytes();
     BatchTensor& out = batch.tensors.emplace_back();
     out.name = model.name;
-    out.dtype = model.dtype;
+    out.dtype = layout.dtype;
     out.shape.push_back(n);
-    out.shape.insert(out.shape.end(), model.shape.begin(), model.shape.end());
-    // reserve + append: one copy of each sample, no zero-fill of the batch first.
-    out.data.reserve(model.data.size() * static_cast<size_t>(n));
+    out.shape.insert(out.shape.end(), layout.shape.begin(), layout.shape.end());
+    out.data = pool.Take(sample_bytes * static_cast<size_t>(n));
+    uint8_t* to = out.data.data();
     for (const Sample& sample : group.items) {
       const Tensor* tensor = t < sample.tensors.size() ? &sample.tensors[t] : nullptr;
       if (tensor == nullptr || tensor->name != model.name || tensor->dtype != model.dtype ||
-          tensor->shape != model.shape) {
+          tensor->shape != model.shape || tensor->data.size() != model.data.size()) {
         return absl::InvalidArgumentError(
             absl::StrCat("collate: sample ", sample.index, " does not match sample ", first.index,
                          " in tensor '", model.name, "' (", DTypeName(model.dtype), " ",
                          ShapeText(model.shape), "); batches need equal names, dtypes and shapes"));
       }
-      out.data.append(reinterpret_cast<const char*>(tensor->data.data()), tensor->data.size());
+      if (mapped) {
+        fused->Write(*tensor, to);
+      } else {
+        std::memcpy(to, tensor->data.data(), sample_bytes);
+      }
+      to += sample_bytes;
     }
   }
   return batch;
@@ -191,6 +214,14 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                          },
                          {.concurrency = definition.load_concurrency, .name = "load"});
 
+  // The last op, if it only maps one tensor (normalize), is applied while collating: its
+  // stage only checks each sample, so a sample it would fail still fails there.
+  std::shared_ptr<const Op> fused_op;
+  if (!stages->ops.empty() && !stages->ops.back()->IsAsync() &&
+      stages->ops.back()->AsTensorMap() != nullptr) {
+    fused_op = stages->ops.back();
+  }
+
   // Stages are added one by one; the builder's type stays PipelineBuilder<Sample>.
   using StageBuilder = decltype(builder);
   std::optional<StageBuilder> current(std::move(builder));
@@ -201,7 +232,19 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                          .name = stage.name.empty() ? stage.op : stage.name,
                          .output_order = stage.output_order,
                          .max_failures = stage.max_failures};
-    if (op->IsAsync()) {
+    if (op == fused_op) {
+      current.emplace(std::move(*current).Pipe(
+          [op](Sample sample) -> absl::StatusOr<Sample> {
+            const TensorMap& map = *op->AsTensorMap();
+            absl::StatusOr<Tensor*> tensor = sample.Find(map.tensor_name());
+            if (!tensor.ok()) return tensor.status();
+            if (absl::StatusOr<TensorLayout> layout = map.OutputLayout(**tensor); !layout.ok()) {
+              return layout.status();
+            }
+            return sample;
+          },
+          options));
+    } else if (op->IsAsync()) {
       current.emplace(std::move(*current).PipeAsync(
           [op](Sample sample, Completion<Sample> done, const TaskContext& context) {
             op->Start(std::move(sample), std::move(done), context);
@@ -223,8 +266,10 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   return std::move(*current)
       .AssembleBatches(static_cast<int>(definition.batch_size))
       .Pipe(
-          [first_sequence, epoch](AssembledBatch<Sample> group) {
-            return Collate(std::move(group), first_sequence, epoch);
+          [first_sequence, epoch, fused_op](AssembledBatch<Sample> group) {
+            return Collate(std::move(group), first_sequence, epoch,
+                           fused_op == nullptr ? nullptr : fused_op->AsTensorMap(),
+                           BatchBufferPool::Default());
           },
           {.concurrency = kCollateConcurrency,
            .name = "collate",

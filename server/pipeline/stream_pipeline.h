@@ -8,7 +8,10 @@
 //   ops:      the configured stages (sync on the pool, async on the loop), in completion order
 //             unless configured otherwise
 //   assemble: AssembleBatches(batch_size): each sample placed at its position in its batch
-//   collate:  the samples' tensors stacked into contiguous [batch, ...] tensors
+//   collate:  the samples' tensors stacked into contiguous [batch, ...] tensors, in buffers
+//             reused from a bounded pool (BatchBufferPool); if the last op is a TensorMap
+//             (normalize), it is applied here, each sample's float32 output written straight
+//             into the batch buffer (its stage only checks the sample)
 //
 // Batches are exact: batch k holds the samples of plan batch k, in plan order, whatever the
 // threads, the stage concurrency or the order stages finish in: positions come from the plan,
@@ -31,6 +34,7 @@
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
 #include "server/ops/op.h"
+#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/dataset.h"
 #include "server/pipeline/sample.h"
 
@@ -77,7 +81,9 @@ struct BatchTensor {
   std::string name{};
   DType dtype = DType::kUint8;
   std::vector<int64_t> shape{};  // Leading dimension: samples in this batch.
-  std::string data{};            // C order; a std::string so the wire message can take it.
+  // C order. Large ones come from BatchBufferPool::Default() and go back to it when the wire
+  // message that took the buffer is sent.
+  BatchBuffer data{};
 };
 
 struct CollatedBatch {

@@ -288,6 +288,70 @@ TEST_F(StreamPipelineTest, CompletionOrderUnderRandomDelaysGivesTheSameBytesAtEv
   }
 }
 
+// Normalize as the last op runs while collating, written straight into the batch buffer; the
+// bytes must be those of normalize run as an ordinary stage (here followed by a no-op, so it
+// is not the last op).
+TEST_F(StreamPipelineTest, NormalizeFusedIntoCollateIsBitIdenticalToTheStage) {
+  for (const char* layout : {"chw", "hwc"}) {
+    SCOPED_TRACE(layout);
+    PipelineDefinition fused = SmallDefinition();
+    fused.dataset = std::make_shared<SyntheticImageDataset>(*SyntheticImageDataset::Create(
+        {.num_samples = 40, .height = 13, .width = 17, .channels = 3, .num_classes = 5}));
+    fused.stages = {
+        {.op = "random_brightness", .args = {{"max_delta", "40"}}},
+        {.op = "normalize",
+         .args = {
+             {"mean", "0.485,0.456,0.406"}, {"std", "0.229,0.224,0.225"}, {"layout", layout}}}};
+    PipelineDefinition unfused = fused;
+    unfused.stages.push_back({.op = "latency", .args = {{"millis", "0"}}});
+    std::vector<CollatedBatch> a = Stream(fused, {.seed = 3});
+    std::vector<CollatedBatch> b = Stream(unfused, {.seed = 3});
+    ASSERT_EQ(a.size(), 5u);
+    EXPECT_TRUE(SameBatches(a, b));
+    EXPECT_EQ(a[0].tensors[0].dtype, DType::kFloat32);
+    EXPECT_EQ(a[0].tensors[0].shape, std::string(layout) == "chw"
+                                         ? std::vector<int64_t>({8, 3, 13, 17})
+                                         : std::vector<int64_t>({8, 13, 17, 3}));
+    EXPECT_EQ(a[0].tensors[0].data.size(), size_t{8} * 3 * 13 * 17 * 4);
+  }
+}
+
+TEST_F(StreamPipelineTest, FusedNormalizeStillFailsItsSamplesInItsOwnStage) {
+  PipelineDefinition definition = SmallDefinition();
+  definition.stages = {{.name = "norm", .op = "normalize", .args = {{"tensor", "label"}}}};
+  auto pipeline = BuildStreamPipeline(definition, {}, *runtime_);
+  ASSERT_TRUE(pipeline.ok());
+  int batches = 0;
+  for (CollatedBatch& batch : **pipeline) {
+    EXPECT_TRUE(batch.sample_ids.empty());  // Every sample failed in 'norm'.
+    ++batches;
+  }
+  EXPECT_EQ(batches, 13);
+  const PipelineStats stats = (*pipeline)->Stats();
+  EXPECT_EQ(stats.stages[2].name, "norm");
+  EXPECT_EQ(stats.stages[2].tasks_failed, 103);
+}
+
+TEST_F(StreamPipelineTest, BatchBuffersAreReusedFromThePool) {
+  PipelineDefinition definition = SmallDefinition();
+  definition.dataset = std::make_shared<SyntheticImageDataset>(*SyntheticImageDataset::Create(
+      {.num_samples = 200, .height = 64, .width = 64, .channels = 3, .num_classes = 5}));
+  definition.stages = {{.op = "normalize", .args = {{"layout", "chw"}}}};  // 393 KiB batches.
+  const BatchBufferPool::Stats before = BatchBufferPool::Default().stats();
+  auto pipeline = BuildStreamPipeline(definition, {}, *runtime_);
+  ASSERT_TRUE(pipeline.ok());
+  int batches = 0;
+  for (CollatedBatch& batch : **pipeline) {
+    EXPECT_EQ(batch.tensors[0].data.size(), size_t{8} * 3 * 64 * 64 * 4);
+    ++batches;  // The batch dies here and its buffer goes back to the pool.
+  }
+  EXPECT_EQ(batches, 25);
+  const BatchBufferPool::Stats after = BatchBufferPool::Default().stats();
+  EXPECT_EQ(after.taken - before.taken, 25);
+  // Only the batches in flight at once (collate, sink) needed fresh buffers.
+  EXPECT_GE(after.reused - before.reused, 25 - 8);
+}
+
 TEST_F(StreamPipelineTest, BadRequestsAndDefinitionsNameTheValue) {
   auto error = [&](const PipelineDefinition& definition, const StreamRequest& request) {
     return BuildStreamPipeline(definition, request, *runtime_).status();
