@@ -5,6 +5,18 @@
 #include <vector>
 
 namespace dataloader {
+namespace {
+
+// The end-of-batch list of the loop whose batch the current thread is running, if any.
+thread_local std::vector<EventLoop::Callback>* t_end_of_batch = nullptr;
+
+}  // namespace
+
+bool EventLoop::DeferToEndOfBatch(Callback& callback) {
+  if (t_end_of_batch == nullptr) return false;
+  t_end_of_batch->push_back(std::move(callback));
+  return true;
+}
 
 EventLoop::EventLoop() : thread_([state = state_] { Run(state); }) {}
 
@@ -83,13 +95,19 @@ void EventLoop::Run(const std::shared_ptr<State>& shared) {
         state.timers.erase(first);
       }
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
+    std::vector<Callback> end_of_batch;
+    t_end_of_batch = &end_of_batch;
+    bool stopped = false;
+    for (size_t i = 0; i < batch.size() && !stopped; ++i) {
       batch[i]();
       // Destroyed meanwhile (from that callback, or by another thread): the rest of the
       // batch is dropped, as the destructor promises for callbacks not yet run.
       MutexLock lock(&state.mu);
-      if (state.stopping) break;
+      stopped = state.stopping;
     }
+    t_end_of_batch = nullptr;
+    // Deferred work runs even when stopping: what it keeps alive, it owns.
+    for (Callback& callback : end_of_batch) callback();
     batch.clear();
   }
   batch.clear();  // Dropped callbacks die here, outside the lock.

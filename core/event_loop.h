@@ -57,6 +57,12 @@ class EventLoop {
 
   bool IsInLoopThread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
+  // From a callback running on an EventLoop: runs `callback` after the rest of the batch that
+  // loop is running (the callbacks that were due together), before it waits again, and
+  // returns true. Elsewhere returns false and leaves `callback` alone. For work that is
+  // cheaper once per burst than once per callback, such as waking a consumer.
+  static bool DeferToEndOfBatch(Callback& callback);
+
  private:
   // Shared with the loop's thread, so that the thread outlives the EventLoop object safely
   // when the loop is destroyed from one of its own callbacks.

@@ -144,11 +144,9 @@ absl::StatusOr<T> Pipeline<T>::NextUntil(absl::Time deadline) {
       } else if (queue_->ReadyLocked()) {
         result.emplace(queue_->EndStatusLocked());
       } else if (!queue_->TakeStallLocked()) {
-        const bool woken = queue_->mu.AwaitWithDeadline(
-            absl::Condition(static_cast<const internal::SinkQueueBase*>(queue_),
-                            &internal::SinkQueueBase::ReadyOrStalledLocked),
-            deadline);
-        if (!woken) return absl::DeadlineExceededError("no item ready before the deadline");
+        if (!queue_->AwaitNotifiedLocked(deadline) && !queue_->ReadyLocked()) {
+          return absl::DeadlineExceededError("no item ready before the deadline");
+        }
         continue;
       } else {
         restart = true;  // Stalled with nothing left: restart it, then wait.

@@ -154,6 +154,19 @@ bool PipelineCore::SinkReadyLocked() const {
   return sink_queue_->ReadyLocked();
 }
 
+void PipelineCore::NotifyConsumer() {
+  if (notify_deferred_.load(std::memory_order_acquire)) return;  // Already on its way.
+  EventLoop::Callback notify = [self = shared_from_this()] {
+    self->notify_deferred_.store(false, std::memory_order_release);
+    self->sink_queue_->Notify();
+  };
+  notify_deferred_.store(true, std::memory_order_release);
+  if (!EventLoop::DeferToEndOfBatch(notify)) {
+    notify_deferred_.store(false, std::memory_order_release);
+    sink_queue_->Notify();
+  }
+}
+
 void PipelineCore::Restart() {
   CoreLock lock(this);
   Dispatch dispatch;
@@ -184,7 +197,9 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
     }
     // One lock of the consumer's queue per step, however many items: at most one wake-up.
     MutexLock lock(&sink_queue_->mu);
-    flushed_ += sink_queue_->MoveFromLocked(*sink_);
+    const int64_t moved = sink_queue_->MoveFromLocked(*sink_);
+    flushed_ += moved;
+    if (moved > 0 && sink_queue_->ConsumerWaitingLocked()) wake_consumer_ = true;
     // The moved items keep their room until taken (nodes may push before the next step).
     sink_->set_reserved(flushed_ - sink_queue_->taken());
     if (sink_->closed()) {

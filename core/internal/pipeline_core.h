@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -143,6 +144,9 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   enum class State { kCreated, kRunning, kFinished, kFailed, kCancelled };
 
   void FireReadyCallbacksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes a consumer waiting for items; without the lock. On the event loop (async ops
+  // completing in a burst), once at the end of the loop's batch instead of per completion.
+  void NotifyConsumer() ABSL_LOCKS_EXCLUDED(mu_);
   // An item or the end is ready for the consumer.
   bool SinkReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndLocked(State state, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -168,7 +172,10 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
   int64_t total_failures_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t flushed_ ABSL_GUARDED_BY(mu_) = 0;  // Items moved to sink_queue_ so far.
+  // Items were moved to a waiting consumer: CoreLock wakes it after unlocking.
+  bool wake_consumer_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> started_{false};          // Lets Start() skip the lock once started.
+  std::atomic<bool> notify_deferred_{false};  // A NotifyConsumer() waits for the loop's batch.
   std::vector<absl::AnyInvocable<void()>> ready_callbacks_ ABSL_GUARDED_BY(mu_);
   // What ending the pipeline took out of it (queued tasks, queued items: user objects whose
   // destructors may call back into the pipeline), destroyed by CoreLock after unlocking.
@@ -195,7 +202,9 @@ class ABSL_SCOPED_LOCKABLE PipelineCore::CoreLock {
   ~CoreLock() ABSL_UNLOCK_FUNCTION() {
     std::vector<absl::AnyInvocable<void()>> trash;
     trash.swap(core_->trash_);
+    const bool wake = std::exchange(core_->wake_consumer_, false);
     core_->mu_.Unlock();
+    if (wake) core_->NotifyConsumer();
   }
   CoreLock(const CoreLock&) = delete;
   CoreLock& operator=(const CoreLock&) = delete;

@@ -6,6 +6,8 @@
 // The last node pushes into an ordinary channel (the staging channel, under the core's lock);
 // once per scheduling step the core moves what is there into this queue under this queue's
 // lock (one lock and at most one wake-up of a waiting consumer per step, however many items).
+// The wake-up itself comes after the core's lock is released, so that the woken consumer, or
+// whoever the kernel runs instead of the waker, never finds the pipeline locked.
 // Room is shared: items here and in the staging channel together never exceed the sink's
 // capacity. When the sink is full the pipeline stops and marks itself `stalled`; the consumer
 // restarts it only once it has taken the queue down to half its capacity (the low-water mark),
@@ -22,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "core/internal/channel.h"
 #include "core/mutex.h"
 
@@ -53,9 +56,14 @@ class SinkQueueBase {
   bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return end_ != End::kNone || SizeLocked() > 0;
   }
-  // What the consumer waits for: ready, or a stalled pipeline to restart.
-  bool ReadyOrStalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return ReadyLocked() || stalled_;
+  // Waits until the core notifies (items published, the end, a stall) or `deadline`; returns
+  // false at the deadline. The caller checks the queue again either way.
+  bool AwaitNotifiedLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    notified_ = false;
+    ++waiting_;
+    const bool notified = mu.AwaitWithDeadline(absl::Condition(&notified_), deadline);
+    --waiting_;
+    return notified;
   }
   // When nothing can be taken and the pipeline ended: OutOfRange after a clean end, else the
   // pipeline's error (Cancelled after Cancel()/Stop()).
@@ -77,16 +85,29 @@ class SinkQueueBase {
     return true;
   }
 
-  // --- The core (holding its own lock too). ---
+  // --- The core. ---
+  // Wakes the consumers waiting in AwaitNotifiedLocked(). Called without the core's lock:
+  // the woken thread must not find it held (see PipelineCore::CoreLock).
+  void Notify() {
+    MutexLock lock(&mu);
+    notified_ = true;
+  }
+  // --- The core, holding its own lock too. ---
+  bool ConsumerWaitingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return waiting_ > 0; }
   // Moves every item of `staging` (a Channel<T> of the same T) here.
   virtual int64_t MoveFromLocked(ChannelBase& staging) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) = 0;
   // Empties the queue; the returned owner destroys the items (see ChannelBase::TakeAll).
   virtual absl::AnyInvocable<void()> TakeAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) = 0;
-  void SetStalledLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { stalled_ = true; }
+  // Both wake the consumer at once (rare events).
+  void SetStalledLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    stalled_ = true;
+    notified_ = true;
+  }
   void SetEndLocked(End end, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (end_ != End::kNone) return;
     end_ = end;
     end_status_ = std::move(status);
+    notified_ = true;
   }
 
  private:
@@ -96,6 +117,8 @@ class SinkQueueBase {
   End end_ ABSL_GUARDED_BY(mu) = End::kNone;
   absl::Status end_status_ ABSL_GUARDED_BY(mu);
   bool stalled_ ABSL_GUARDED_BY(mu) = false;
+  int waiting_ ABSL_GUARDED_BY(mu) = 0;  // Consumers in AwaitNotifiedLocked().
+  bool notified_ ABSL_GUARDED_BY(mu) = false;
 };
 
 template <typename T>

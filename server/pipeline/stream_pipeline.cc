@@ -15,10 +15,14 @@
 namespace dataloader::server {
 namespace {
 
-// Collate tasks at once per stream. Each holds a whole batch; two overlap one batch's copy with
-// the next, and the input order's window of one more bounds a stream's collated batches
-// outside the sink to three.
-constexpr int kCollateConcurrency = 2;
+// Collate tasks at once per stream: one per 4 pool threads, at least 2. Collating costs up to
+// a sixth of making the samples (normalizing float32 into the batch: ~0.2 ms of a ~1.5 ms
+// training sample here), so this keeps up on any machine; each task holds a whole batch, and
+// the input order's window of one more bounds a stream's collated batches outside the sink to
+// that plus one.
+int CollateConcurrency(Runtime& runtime) {
+  return std::max(2, runtime.pool().num_threads() / 4);
+}
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
@@ -271,7 +275,7 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
                            fused_op == nullptr ? nullptr : fused_op->AsTensorMap(),
                            BatchBufferPool::Default());
           },
-          {.concurrency = kCollateConcurrency,
+          {.concurrency = CollateConcurrency(runtime),
            .name = "collate",
            .output_order = OutputOrder::kInput,
            .reorder_window = 1})

@@ -37,7 +37,12 @@
 //   BM_Pipeline_SkewedInputOrder/16
 //                               The same stage in input order (reorder window automatic),
 //                               then Aggregate(64): what per-stage ordering costs. Reported.
+//                               The Skewed cases also report `plain_threads_efficiency`: 16
+//                               plain std::threads sleeping the same pattern off one counter,
+//                               with no ordering at all (what the OS's sleep granularity and
+//                               the machine's load allow), measured once per case.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -325,6 +330,21 @@ absl::Status DrainBatchesAndCheck(Pipeline<Batch>& pipeline, int n, ItemsOf item
   return absl::OkStatus();
 }
 
+// The skewed items on `threads` plain threads taking them off one counter: no ordering, no
+// engine. Returns the wall time.
+absl::Duration PlainSkewed(int threads, int items) {
+  std::atomic<int> next{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < items; i = next++) SkewedStage(i);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  return absl::Now() - start;
+}
+
 // Runs the skewed case: `assemble` (completion order + AssembleBatches) or input order +
 // Aggregate, with the stage's `concurrency` (0 = automatic) on `threads` threads.
 void RunSkewed(benchmark::State& state, bool assemble, int concurrency) {
@@ -380,6 +400,10 @@ void RunSkewed(benchmark::State& state, bool assemble, int concurrency) {
     }
   }
   Report(state, items, elapsed, ideal_rate);
+  if (!state.error_occurred()) {
+    state.counters["plain_threads_efficiency"] =
+        benchmark::Counter(absl::FDivDuration(total_sleep / threads, PlainSkewed(threads, items)));
+  }
 }
 
 void BM_Pipeline_SkewedExact(benchmark::State& state) { RunSkewed(state, true, kAutomatic); }
