@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <thread>
 #include <utility>
 
@@ -36,7 +37,10 @@ class EventLoop {
   // Starts the loop's thread.
   EventLoop();
   // Stops after the running callback. Callbacks not yet run are destroyed without running,
-  // on the destroying thread and outside the loop's lock.
+  // on the destroying thread and outside the loop's lock. May be called from a callback on
+  // the loop itself (the owner of the loop destroyed from its own callback): the loop's
+  // thread is then detached and ends when that callback returns, touching nothing of this
+  // object again.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -53,22 +57,34 @@ class EventLoop {
 
   bool IsInLoopThread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
+  // From a callback running on an EventLoop: runs `callback` after the rest of the batch that
+  // loop is running (the callbacks that were due together), before it waits again, and
+  // returns true. Elsewhere returns false and leaves `callback` alone. For work that is
+  // cheaper once per burst than once per callback, such as waking a consumer.
+  static bool DeferToEndOfBatch(Callback& callback);
+
  private:
-  void Run();
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !posted_.empty() || timers_changed_;
-  }
+  // Shared with the loop's thread, so that the thread outlives the EventLoop object safely
+  // when the loop is destroyed from one of its own callbacks.
+  struct State {
+    bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return stopping || !posted.empty() || timers_changed;
+    }
 
-  mutable Mutex mu_;
-  std::deque<Callback> posted_ ABSL_GUARDED_BY(mu_);
-  // Keyed by (due time, id): ordered by time, ties in submission order.
-  std::map<std::pair<absl::Time, TimerId>, Callback> timers_ ABSL_GUARDED_BY(mu_);
-  std::map<TimerId, absl::Time> timer_due_ ABSL_GUARDED_BY(mu_);
-  TimerId next_timer_id_ ABSL_GUARDED_BY(mu_) = 1;
-  // Set when the earliest timer changed, so the loop recomputes how long it may sleep.
-  bool timers_changed_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+    mutable Mutex mu;
+    std::deque<Callback> posted ABSL_GUARDED_BY(mu);
+    // Keyed by (due time, id): ordered by time, ties in submission order.
+    std::map<std::pair<absl::Time, TimerId>, Callback> timers ABSL_GUARDED_BY(mu);
+    std::map<TimerId, absl::Time> timer_due ABSL_GUARDED_BY(mu);
+    TimerId next_timer_id ABSL_GUARDED_BY(mu) = 1;
+    // Set when the earliest timer changed, so the loop recomputes how long it may sleep.
+    bool timers_changed ABSL_GUARDED_BY(mu) = false;
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+  };
 
+  static void Run(const std::shared_ptr<State>& state);
+
+  const std::shared_ptr<State> state_ = std::make_shared<State>();
   std::thread thread_;  // Last: starts after every member it reads is constructed.
 };
 

@@ -30,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "core/internal/channel.h"
 #include "core/internal/pipeline_core.h"
+#include "core/internal/sink_queue.h"
 #include "core/mutex.h"
 #include "core/pipeline_stats.h"
 #include "core/runtime.h"
@@ -125,40 +125,65 @@ class Pipeline {
   Pipeline(std::unique_ptr<Runtime> owned_runtime, std::shared_ptr<internal::PipelineCore> core)
       : owned_runtime_(std::move(owned_runtime)),
         core_(std::move(core)),
-        sink_(static_cast<internal::Channel<T>*>(&core_->sink())) {}
+        queue_(static_cast<internal::SinkQueue<T>*>(&core_->sink_queue())) {}
 
   absl::StatusOr<T> NextUntil(absl::Time deadline);
 
   // Declared first, destroyed last: the core's pending work may still reference it.
   std::unique_ptr<Runtime> owned_runtime_;
   std::shared_ptr<internal::PipelineCore> core_;
-  internal::Channel<T>* const sink_;
+  // The consumer's side of the sink: taking an item locks only this (see SinkQueue).
+  internal::SinkQueue<T>* const queue_;
 };
 
 template <typename T>
 absl::StatusOr<T> Pipeline<T>::NextUntil(absl::Time deadline) {
   core_->Start();
-  MutexLock lock(&core_->mu());
-  if (!core_->AwaitSinkReadyLocked(deadline)) {
-    return absl::DeadlineExceededError("no item ready before the deadline");
+  while (true) {
+    std::optional<absl::StatusOr<T>> result;
+    bool restart = false;
+    {
+      MutexLock lock(&queue_->mu);
+      if (queue_->CanTakeLocked()) {
+        result.emplace(queue_->PopLocked());
+        restart = queue_->OnTakenLocked();
+      } else if (queue_->ReadyLocked()) {
+        result.emplace(queue_->EndStatusLocked());
+      } else if (!queue_->TakeStallLocked()) {
+        if (!queue_->AwaitNotifiedLocked(deadline) && !queue_->ReadyLocked()) {
+          return absl::DeadlineExceededError("no item ready before the deadline");
+        }
+        continue;
+      } else {
+        restart = true;  // Stalled with nothing left: restart it, then wait.
+      }
+    }
+    // Outside the queue's lock: the core takes its own lock first, then the queue's.
+    if (restart) core_->Restart();
+    if (result.has_value()) return *std::move(result);
   }
-  if (!core_->CanTakeLocked()) return core_->EndStatusLocked();
-  T item = sink_->Pop();
-  core_->OnItemTakenLocked();
-  return item;
 }
 
 template <typename T>
 absl::StatusOr<std::optional<T>> Pipeline<T>::TryNext() {
   core_->Start();
-  MutexLock lock(&core_->mu());
-  if (core_->CanTakeLocked()) {
-    std::optional<T> item(sink_->Pop());
-    core_->OnItemTakenLocked();
-    return item;
+  std::optional<T> item;
+  absl::Status end;
+  bool restart = false;
+  {
+    MutexLock lock(&queue_->mu);
+    if (queue_->CanTakeLocked()) {
+      item.emplace(queue_->PopLocked());
+      restart = queue_->OnTakenLocked();
+    } else if (queue_->ReadyLocked()) {
+      end = queue_->EndStatusLocked();
+    } else {
+      restart = queue_->TakeStallLocked();
+    }
   }
-  if (!core_->SinkReadyLocked()) return std::optional<T>();
-  return core_->EndStatusLocked();
+  if (restart) core_->Restart();
+  if (!end.ok()) return end;
+  return item;
 }
 
 }  // namespace dataloader

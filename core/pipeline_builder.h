@@ -14,8 +14,12 @@
 //
 // The item type travels with the builder, so a stage that cannot take the previous stage's
 // output does not compile, with a static_assert message saying so. Build() validates the
-// values (concurrency >= 1, sizes >= 1, ...) and returns InvalidArgument naming the stage and
-// the value. Each step consumes the builder (call them on a temporary, as above).
+// values (within the limits in pipeline_options.h) and returns InvalidArgument naming the stage,
+// the value and the limit. Each step consumes the builder (call them on a temporary, as above).
+//
+// For exact batches without idle threads, run the stages in completion order and assemble
+// batches by position: .Pipe(Decode, {.concurrency = kAutomatic}).AssembleBatches(32) (see
+// AssembleBatches()).
 //
 // Thread-compatible.
 #ifndef CORE_PIPELINE_BUILDER_H_
@@ -32,9 +36,12 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "core/assembled_batch.h"
+#include "core/internal/assemble_node.h"
 #include "core/internal/batch_nodes.h"
 #include "core/internal/node.h"
 #include "core/internal/pipeline_core.h"
+#include "core/internal/sink_queue.h"
 #include "core/internal/source_node.h"
 #include "core/internal/stage_node.h"
 #include "core/internal/stage_traits.h"
@@ -46,19 +53,35 @@
 namespace dataloader {
 namespace internal {
 
+// What Build() resolved for a node: automatic values made concrete, and the links a node needs.
+struct NodeSetup {
+  int concurrency = 1;       // Stages: the concurrency in effect.
+  int max_open_batches = 0;  // AssembleBatches(): the window in effect.
+  Node* source = nullptr;    // The pipeline's source node (for AssembleBatches()).
+};
+
 // One step as described, made into a Node by Build().
 struct NodeSpec {
-  std::string kind;  // "source", "stage", "aggregate", "disaggregate": for error messages.
+  // "source", "stage", "aggregate", "disaggregate", "assemble": for checks and error messages.
+  std::string kind;
   std::string name;
-  int concurrency = 1;
+  int concurrency = 1;  // Stages; 0 = automatic.
+  int reorder_window = 0;
+  bool async = false;
+  // May emit several items for one input (a stage returning Many<U>, Disaggregate()): items
+  // after it no longer have their source item's position.
+  bool fans_out = false;
   int64_t max_failures = kUnlimitedFailures;
-  int aggregate_size = 1;
-  absl::AnyInvocable<std::unique_ptr<Node>(PipelineCore&, ChannelBase* input)> make;
+  int size = 1;              // Aggregate(), AssembleBatches().
+  int max_open_batches = 0;  // AssembleBatches(); 0 = automatic.
+  absl::AnyInvocable<std::unique_ptr<Node>(PipelineCore&, ChannelBase* input, const NodeSetup&)>
+      make;
 };
 
 struct PipelineSpec {
   std::vector<NodeSpec> nodes;
   int64_t sink_size = 0;
+  absl::AnyInvocable<std::unique_ptr<SinkQueueBase>(int64_t capacity)> make_sink;
 };
 
 struct BuiltCore {
@@ -98,8 +121,8 @@ class PipelineBuilder {
           .kind = "source",
           .name = name,
           .make = [name, puller = Puller(std::move(source))](
-                      internal::PipelineCore& core,
-                      internal::ChannelBase*) mutable -> std::unique_ptr<internal::Node> {
+                      internal::PipelineCore& core, internal::ChannelBase*,
+                      const internal::NodeSetup&) mutable -> std::unique_ptr<internal::Node> {
             return std::make_unique<internal::SourceNode<Puller>>(core, name, std::move(puller));
           }});
       return PipelineBuilder<Item, false>(std::move(spec_));
@@ -136,7 +159,7 @@ class PipelineBuilder {
           }
         };
         return std::move(*this).template AddStage<Out, decltype(call), false>(
-            std::move(name), options, std::move(call));
+            std::move(name), options, internal::kFansOut<R>, std::move(call));
       }
     }
   }
@@ -179,8 +202,8 @@ class PipelineBuilder {
           state->Run(internal::ExceptionStatus(where));  // Ignored if the op completed first.
         }
       };
-      return std::move(*this).template AddStage<Out, decltype(call), true>(std::move(name), options,
-                                                                           std::move(call));
+      return std::move(*this).template AddStage<Out, decltype(call), true>(
+          std::move(name), options, internal::kFansOut<Result>, std::move(call));
     }
   }
 
@@ -194,10 +217,11 @@ class PipelineBuilder {
       spec_->nodes.push_back(internal::NodeSpec{
           .kind = "aggregate",
           .name = name,
-          .aggregate_size = size,
+          .fans_out = true,
+          .size = size,
           .make = [name, size, drop_last = options.drop_last](
-                      internal::PipelineCore& core,
-                      internal::ChannelBase* input) -> std::unique_ptr<internal::Node> {
+                      internal::PipelineCore& core, internal::ChannelBase* input,
+                      const internal::NodeSetup&) -> std::unique_ptr<internal::Node> {
             return std::make_unique<internal::AggregateNode<T>>(core, input, name, size, drop_last);
           }});
       return PipelineBuilder<std::vector<T>, false>(std::move(spec_));
@@ -217,11 +241,41 @@ class PipelineBuilder {
       spec_->nodes.push_back(internal::NodeSpec{
           .kind = "disaggregate",
           .name = "disaggregate",
-          .make = [](internal::PipelineCore& core,
-                     internal::ChannelBase* input) -> std::unique_ptr<internal::Node> {
+          .fans_out = true,
+          .make = [](internal::PipelineCore& core, internal::ChannelBase* input,
+                     const internal::NodeSetup&) -> std::unique_ptr<internal::Node> {
             return std::make_unique<internal::DisaggregateNode<T>>(core, input, "disaggregate");
           }});
       return PipelineBuilder<Item, false>(std::move(spec_));
+    }
+  }
+
+  // Groups items into batches of `size` by position: batch k holds the outputs of source items
+  // k*size .. k*size+size-1, in that order, and batches leave in sequence, whatever order the
+  // stages before finished in (run them in completion order: nothing waits for a slow item but
+  // memory). An item that fails or is filtered out leaves its position empty (the batch is one
+  // smaller; nothing shifts). The source issues an item only when its batch is among the
+  // `options.max_open_batches` oldest not yet passed on, so at most that many batches are held
+  // (see AssembleOptions). Every step between the source and this one must give at most one
+  // item per input (no Many<U> stage, Aggregate() or Disaggregate()); Build() checks it.
+  auto AssembleBatches(int size, AssembleOptions options = {}) && {
+    if constexpr (!CanAddStage()) {
+      StaticAssertCanAddStage("AssembleBatches()");
+    } else {
+      std::string name = absl::StrCat("assemble(", size, ")");
+      spec_->nodes.push_back(internal::NodeSpec{
+          .kind = "assemble",
+          .name = name,
+          .fans_out = true,
+          .size = size,
+          .max_open_batches = options.max_open_batches,
+          .make = [name, size, drop_last = options.drop_last](
+                      internal::PipelineCore& core, internal::ChannelBase* input,
+                      const internal::NodeSetup& setup) -> std::unique_ptr<internal::Node> {
+            return std::make_unique<internal::AssembleNode<T>>(
+                core, input, name, size, setup.max_open_batches, drop_last, *setup.source);
+          }});
+      return PipelineBuilder<AssembledBatch<T>, false>(std::move(spec_));
     }
   }
 
@@ -231,6 +285,9 @@ class PipelineBuilder {
       StaticAssertCanAddStage("AddSink()");
     } else {
       spec_->sink_size = buffer_size;
+      spec_->make_sink = [](int64_t capacity) -> std::unique_ptr<internal::SinkQueueBase> {
+        return std::make_unique<internal::SinkQueue<T>>(capacity);
+      };
       return PipelineBuilder<T, true>(std::move(spec_));
     }
   }
@@ -263,17 +320,22 @@ class PipelineBuilder {
   }
 
   template <typename Out, typename Call, bool kAsync>
-  auto AddStage(std::string name, const StageOptions& options, Call call) && {
+  auto AddStage(std::string name, const StageOptions& options, bool fans_out, Call call) && {
     spec_->nodes.push_back(internal::NodeSpec{
         .kind = "stage",
         .name = name,
         .concurrency = options.concurrency,
+        .reorder_window = options.reorder_window,
+        .async = kAsync,
+        .fans_out = fans_out,
         .max_failures = options.max_failures,
-        .make = [name, options, call = std::move(call)](
-                    internal::PipelineCore& core,
-                    internal::ChannelBase* input) mutable -> std::unique_ptr<internal::Node> {
+        .make = [name, options, fans_out, call = std::move(call)](
+                    internal::PipelineCore& core, internal::ChannelBase* input,
+                    const internal::NodeSetup& setup) mutable -> std::unique_ptr<internal::Node> {
+          StageOptions resolved = options;
+          resolved.concurrency = setup.concurrency;
           return std::make_unique<internal::StageNode<T, Out, Call, kAsync>>(
-              core, input, name, options, std::move(call));
+              core, input, name, resolved, fans_out, std::move(call));
         }});
     return PipelineBuilder<Out, false>(std::move(spec_));
   }

@@ -23,10 +23,10 @@ int64_t LatencyHistogram::BucketMidpoint(int bucket) {
   return low + ((int64_t{1} << shift) >> 1);
 }
 
-void LatencyHistogram::Record(absl::Duration duration) {
-  ++counts_[BucketOf(absl::ToInt64Nanoseconds(duration))];
-  ++count_;
-  total_ += duration;
+void LatencyHistogram::Record(absl::Duration duration, int64_t times) {
+  counts_[BucketOf(absl::ToInt64Nanoseconds(duration))] += times;
+  count_ += times;
+  total_ += duration * times;
 }
 
 absl::Duration LatencyHistogram::Percentile(double fraction) const {

@@ -18,7 +18,8 @@ namespace dataloader {
 // percentile is within ~4.5% of the true value. Thread-compatible; 8 KiB.
 class LatencyHistogram {
  public:
-  void Record(absl::Duration duration);
+  // Records `duration` `times` times (the items of a batch share its mean time).
+  void Record(absl::Duration duration, int64_t times = 1);
   // `fraction` in [0, 1]; ZeroDuration() when empty.
   absl::Duration Percentile(double fraction) const;
   absl::Duration Mean() const;
@@ -47,7 +48,15 @@ struct StageStats {
   int64_t tasks_failed = 0;
   int64_t items_in = 0;   // Inputs taken from the queue before the stage.
   int64_t items_out = 0;  // Outputs put into the queue after it (filters and fan-out differ).
-  int64_t tasks_in_flight = 0;
+  // A task is one call of the stage function (a cheap stage runs several per pool turn).
+  int64_t tasks_in_flight = 0;  // Started and not finished (queued for a thread or running).
+  // The concurrency in effect (an automatic one resolved); for AssembleBatches() the
+  // max_open_batches in effect; 0 for nodes without either.
+  int64_t concurrency = 0;
+  // Input-order stages: results held (running, or finished and waiting for an earlier one or
+  // for room downstream). AssembleBatches(): batches open now (see max_open_batches).
+  int64_t held_results = 0;
+  int64_t open_batches = 0;
   absl::Duration mean_task_time = absl::ZeroDuration();
   absl::Duration p50_task_time = absl::ZeroDuration();
   absl::Duration p99_task_time = absl::ZeroDuration();

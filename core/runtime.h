@@ -20,12 +20,10 @@
 
 namespace dataloader {
 
-// The most threads a Runtime starts (a config asking for more is a mistake, not a plan).
-inline constexpr int kMaxThreads = 4096;
-
 struct RuntimeOptions {
   // Threads that run synchronous stage functions and sources: how many such calls can run at
-  // once across all pipelines on this runtime. 0 means one per core. In [0, kMaxThreads].
+  // once across all pipelines on this runtime. 0 means one per core; at most kMaxThreads
+  // (pipeline_options.h).
   int num_threads = 0;
 };
 

@@ -12,39 +12,51 @@ namespace dataloader {
 ThreadPool::ThreadPool(int num_threads) {
   DL_CHECK(num_threads >= 1);
   workers_.reserve(num_threads);
-  for (int i = 0; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < num_threads; ++i) {
+    workers_.emplace_back([state = state_] { WorkerLoop(state); });
+  }
 }
 
 ThreadPool::~ThreadPool() {
   {
-    MutexLock lock(&mu_);
-    stopping_ = true;
+    MutexLock lock(&state_->mu);
+    state_->stopping = true;
   }
-  for (std::thread& worker : workers_) worker.join();
+  // From one of our own tasks (its owner is being destroyed there), joining that thread would
+  // wait for ourselves: it ends on its own once the task returns, holding the state.
+  const std::thread::id self = std::this_thread::get_id();
+  for (std::thread& worker : workers_) {
+    if (worker.get_id() == self) {
+      worker.detach();
+    } else {
+      worker.join();
+    }
+  }
 }
 
 std::unique_ptr<ThreadPool::TaskQueue> ThreadPool::CreateQueue() {
-  return std::unique_ptr<TaskQueue>(new TaskQueue(this));
+  return std::unique_ptr<TaskQueue>(new TaskQueue(state_));
 }
 
-void ThreadPool::WorkerLoop() {
+void ThreadPool::WorkerLoop(const std::shared_ptr<State>& shared) {
+  State& state = *shared;
   while (true) {
     Task task;
     {
-      MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &ThreadPool::HasWorkOrStopping));
-      if (stopping_) return;
-      QueueState* queue = ready_.front();
-      ready_.pop_front();
+      MutexLock lock(&state.mu);
+      state.mu.Await(absl::Condition(&state, &State::HasWorkOrStopping));
+      if (state.stopping) return;
+      QueueState* queue = state.ready.front();
+      state.ready.pop_front();
       task = std::move(queue->tasks.front());
       queue->tasks.pop_front();
       // One task per turn: a queue with more work goes to the back of the line.
       if (queue->tasks.empty()) {
         queue->scheduled.store(false, std::memory_order_relaxed);
       } else {
-        ready_.push_back(queue);
+        state.ready.push_back(queue);
       }
-      ready_count_.store(static_cast<int>(ready_.size()), std::memory_order_relaxed);
+      state.ready_count.store(static_cast<int>(state.ready.size()), std::memory_order_relaxed);
     }
     task();
   }
@@ -53,26 +65,29 @@ void ThreadPool::WorkerLoop() {
 ThreadPool::TaskQueue::~TaskQueue() { std::vector<Task> dropped = TakeQueued(); }
 
 void ThreadPool::TaskQueue::Submit(Task task) {
-  MutexLock lock(&pool_->mu_);
+  State& pool = *pool_;
+  MutexLock lock(&pool.mu);
+  if (pool.stopping) return;  // The pool is gone or going: nothing runs any more.
   state_.tasks.push_back(std::move(task));
   if (!state_.scheduled.load(std::memory_order_relaxed)) {
     state_.scheduled.store(true, std::memory_order_relaxed);
-    pool_->ready_.push_back(&state_);
-    pool_->ready_count_.store(static_cast<int>(pool_->ready_.size()), std::memory_order_relaxed);
+    pool.ready.push_back(&state_);
+    pool.ready_count.store(static_cast<int>(pool.ready.size()), std::memory_order_relaxed);
   }
 }
 
 std::vector<ThreadPool::Task> ThreadPool::TaskQueue::TakeQueued() {
   std::vector<Task> taken;
-  MutexLock lock(&pool_->mu_);
+  State& pool = *pool_;
+  MutexLock lock(&pool.mu);
   taken.reserve(state_.tasks.size());
   for (Task& task : state_.tasks) taken.push_back(std::move(task));
   state_.tasks.clear();
   if (state_.scheduled.load(std::memory_order_relaxed)) {
-    auto& ready = pool_->ready_;
+    auto& ready = pool.ready;
     ready.erase(std::find(ready.begin(), ready.end(), &state_));
     state_.scheduled.store(false, std::memory_order_relaxed);
-    pool_->ready_count_.store(static_cast<int>(ready.size()), std::memory_order_relaxed);
+    pool.ready_count.store(static_cast<int>(ready.size()), std::memory_order_relaxed);
   }
   return taken;
 }

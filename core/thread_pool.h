@@ -10,7 +10,7 @@
 //   std::unique_ptr<ThreadPool::TaskQueue> queue = pool.CreateQueue();
 //   queue->Submit([] { Work(); });
 //
-// Thread-safe. Every TaskQueue must be destroyed before its pool.
+// Thread-safe. A TaskQueue may outlive its pool (its tasks then never run).
 #ifndef CORE_THREAD_POOL_H_
 #define CORE_THREAD_POOL_H_
 
@@ -33,7 +33,9 @@ class ThreadPool {
 
   // Starts `num_threads` (>= 1) worker threads.
   explicit ThreadPool(int num_threads);
-  // Joins the workers after their current task; tasks still queued are not run.
+  // Joins the workers after their current task; tasks still queued are not run. May be called
+  // from a task on one of the pool's own threads (the pool's owner destroyed there): that
+  // thread is then detached and ends when the task returns, touching nothing of this object.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -43,26 +45,31 @@ class ThreadPool {
   // True if any task of any client is waiting for a worker: a worker that could go on with
   // its own next task should queue it behind them instead of jumping the line. A hint, not
   // synchronized.
-  bool AnyWaiting() const { return ready_count_.load(std::memory_order_relaxed) > 0; }
+  bool AnyWaiting() const { return state_->ready_count.load(std::memory_order_relaxed) > 0; }
 
  private:
   struct QueueState {
-    std::deque<Task> tasks;  // Guarded by ThreadPool::mu_.
-    // In ready_. Written under ThreadPool::mu_; read without it only as a fairness hint.
+    std::deque<Task> tasks;  // Guarded by State::mu.
+    // In ready. Written under State::mu; read without it only as a fairness hint.
     std::atomic<bool> scheduled{false};
   };
+  // Shared with the workers and the queues, so that a worker can outlive the ThreadPool
+  // object safely when the pool is destroyed from one of its tasks.
+  struct State {
+    bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return stopping || !ready.empty();
+    }
 
-  void WorkerLoop();
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !ready_.empty();
-  }
+    mutable Mutex mu;
+    std::deque<QueueState*> ready ABSL_GUARDED_BY(mu);  // Queues with tasks, in turn order.
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+    // ready.size(), readable without the lock for a cheap fairness hint.
+    std::atomic<int> ready_count{0};
+  };
 
-  mutable Mutex mu_;
-  std::deque<QueueState*> ready_ ABSL_GUARDED_BY(mu_);  // Queues with tasks, in turn order.
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // ready_.size(), readable without the lock for a cheap fairness hint.
-  std::atomic<int> ready_count_{0};
+  static void WorkerLoop(const std::shared_ptr<State>& state);
 
+  const std::shared_ptr<State> state_ = std::make_shared<State>();
   // Constant after construction.
   std::vector<std::thread> workers_;
 };
@@ -83,9 +90,9 @@ class ThreadPool::TaskQueue {
 
  private:
   friend class ThreadPool;
-  explicit TaskQueue(ThreadPool* pool) : pool_(pool) {}
+  explicit TaskQueue(std::shared_ptr<State> pool) : pool_(std::move(pool)) {}
 
-  ThreadPool* const pool_;
+  const std::shared_ptr<State> pool_;
   QueueState state_;
 };
 

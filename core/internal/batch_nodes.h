@@ -32,7 +32,7 @@ class AggregateNode final : public Node {
     while (true) {
       if (full_batch_.has_value()) {
         if (out_.full()) break;
-        out_.Push(std::move(*full_batch_));
+        out_.Push(std::move(*full_batch_), static_cast<uint64_t>(items_out_));
         full_batch_.reset();
         ++items_out_;
         progress = true;
@@ -50,7 +50,7 @@ class AggregateNode final : public Node {
     if (!full_batch_.has_value() && in_->drained() && !out_.closed()) {
       if (!partial_.empty() && !drop_last_) {
         if (out_.full()) return progress;
-        out_.Push(std::move(partial_));
+        out_.Push(std::move(partial_), static_cast<uint64_t>(items_out_));
         ++items_out_;
       }
       partial_.clear();
@@ -91,7 +91,7 @@ class DisaggregateNode final : public Node {
     bool progress = false;
     while (!out_.full()) {
       if (current_.has_value() && next_ != std::ranges::end(*current_)) {
-        out_.Push(std::move(*next_));
+        out_.Push(std::move(*next_), ordinal_);
         ++next_;
         ++items_out_;
         progress = true;
@@ -99,7 +99,7 @@ class DisaggregateNode final : public Node {
       }
       current_.reset();
       if (in_->empty()) break;
-      current_.emplace(in_->Pop());
+      current_.emplace(in_->Pop(&ordinal_));
       next_ = std::ranges::begin(*current_);
       ++items_in_;
       progress = true;
@@ -124,6 +124,7 @@ class DisaggregateNode final : public Node {
   Channel<Item> out_;
   std::optional<Range> current_;
   std::ranges::iterator_t<Range> next_{};
+  uint64_t ordinal_ = 0;  // current_'s, given to its elements.
   int64_t items_in_ = 0;
   int64_t items_out_ = 0;
 };

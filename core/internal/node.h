@@ -38,6 +38,18 @@ class TaskCost {
   int64_t samples_ = 0;
 };
 
+// The link between a source and the AssembleNode downstream of it, for batches assembled by
+// position. The source issues ordinal k only once the assembler admits it (its window of open
+// batches reaches it); stages between them report the ordinals that will never arrive (an item
+// that failed or was filtered out), so that its batch can complete without it.
+class PositionWindow {
+ public:
+  virtual ~PositionWindow() = default;
+  // Ordinals below this are admitted.
+  virtual uint64_t AdmitLimitLocked() const = 0;
+  virtual void OnDroppedLocked(uint64_t ordinal) = 0;
+};
+
 class Node {
  public:
   Node(PipelineCore& core, std::string name, int concurrency, int64_t max_failures)
@@ -56,6 +68,11 @@ class Node {
   // Stats of this node except the queue fields, which the core fills from output().
   virtual void FillStats(StageStats& stats) const = 0;
 
+  // Set by the builder on the source and the stages before an AssembleNode.
+  void set_position_window(PositionWindow* window) { positions_ = window; }
+  // The source: how many items it has issued (their ordinals are 0..n-1). Others: 0.
+  virtual uint64_t ordinals_issued() const { return 0; }
+
   const std::string& name() const { return name_; }
   // Slots the node fills from its input; sizes the channel in front of it.
   int concurrency() const { return concurrency_; }
@@ -65,6 +82,7 @@ class Node {
 
  protected:
   PipelineCore& core_;
+  PositionWindow* positions_ = nullptr;  // Null unless the builder links one.
 
  private:
   const std::string name_;

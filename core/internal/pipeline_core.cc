@@ -7,13 +7,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/internal/stage_traits.h"
 #include "core/status_macros.h"
 
 namespace dataloader::internal {
 namespace {
 
 // How many tasks one pool thread runs back to back for a pipeline before handing its turn
-// back to the pool (continuations skip the pool's queue; this bounds the unfairness).
+// back to the pool if other tasks wait for a thread (continuations skip the pool's queue;
+// this bounds the unfairness).
 constexpr int kMaxInlineRun = 256;
 
 // The core whose user code the current thread is running, so that a Stop() called from inside
@@ -42,20 +44,22 @@ PipelineCore::~PipelineCore() {
   // has to give its queue back.
   std::unique_ptr<ThreadPool::TaskQueue> queue;
   {
-    MutexLock lock(&mu_);
+    CoreLock lock(this);
     queue = std::move(queue_);
   }
 }
 
-void PipelineCore::SetNodes(std::vector<std::unique_ptr<Node>> nodes, int64_t sink_capacity) {
-  DL_CHECK(!nodes.empty());
+void PipelineCore::SetNodes(std::vector<std::unique_ptr<Node>> nodes,
+                            std::unique_ptr<SinkQueueBase> sink) {
+  DL_CHECK(!nodes.empty() && sink != nullptr);
   nodes_ = std::move(nodes);
   // The channel in front of a stage holds enough items to fill all its slots at once.
   for (size_t i = 0; i + 1 < nodes_.size(); ++i) {
     nodes_[i]->output().SetCapacity(std::max(2, nodes_[i + 1]->concurrency()));
   }
+  sink_queue_ = std::move(sink);
   sink_ = &nodes_.back()->output();
-  sink_->SetCapacity(sink_capacity);
+  sink_->SetCapacity(sink_queue_->capacity());
 }
 
 void PipelineCore::SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&)> callback,
@@ -65,8 +69,10 @@ void PipelineCore::SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&
 }
 
 void PipelineCore::Start() {
-  MutexLock lock(&mu_);
+  if (started_.load(std::memory_order_acquire)) return;  // The consumer calls it per item.
+  CoreLock lock(this);
   if (state_ != State::kCreated) return;
+  started_.store(true, std::memory_order_release);
   state_ = State::kRunning;
   if (stats_callback_) ArmStatsTimerLocked();
   Dispatch dispatch;
@@ -74,7 +80,7 @@ void PipelineCore::Start() {
 }
 
 void PipelineCore::Cancel() {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   EndLocked(State::kCancelled, absl::CancelledError("pipeline cancelled"));
 }
 
@@ -83,7 +89,7 @@ absl::Status PipelineCore::Stop() {
   std::vector<absl::AnyInvocable<void()>> callbacks;
   absl::Status final_status;
   {
-    MutexLock lock(&mu_);
+    CoreLock lock(this);
     if (state_ == State::kCreated || state_ == State::kRunning) {
       EndLocked(State::kCancelled, absl::CancelledError("pipeline stopped before its end"));
     }
@@ -132,7 +138,7 @@ void PipelineCore::MaybeFinishStopAsyncLocked() {
 }
 
 absl::Status PipelineCore::status() const {
-  MutexLock lock(&mu_);
+  MutexLock lock(&mu_);  // Const: nothing is dropped here.
   return state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
 }
 
@@ -151,48 +157,53 @@ PipelineStats PipelineCore::StatsLocked() const {
     stage.queue_size = node->output().size();
     stage.queue_capacity = node->output().capacity();
   }
-  stats.items_emitted = items_emitted_;
+  {
+    MutexLock lock(&sink_queue_->mu);
+    stats.stages.back().queue_size += sink_queue_->SizeLocked();
+  }
+  stats.items_emitted = sink_queue_->taken();
   stats.failures = total_failures_;
   stats.status = state_ == State::kFinished ? absl::OkStatus() : Unshared(status_);
   return stats;
 }
 
 void PipelineCore::NotifyWhenReady(absl::AnyInvocable<void()> callback) {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   if (detached_) return;  // Stopped: there is nothing to wait for and no loop to run on.
   ready_callbacks_.push_back(std::move(callback));
   if (SinkReadyLocked()) FireReadyCallbacksLocked();
 }
 
 bool PipelineCore::SinkReadyLocked() const {
-  return state_ == State::kCancelled || state_ == State::kFailed || state_ == State::kFinished ||
-         !sink_->empty() || sink_->drained();
+  MutexLock lock(&sink_queue_->mu);
+  return sink_queue_->ReadyLocked();
 }
 
-bool PipelineCore::AwaitSinkReadyLocked(absl::Time deadline) {
-  return mu_.AwaitWithDeadline(absl::Condition(this, &PipelineCore::SinkReadyLocked), deadline);
+void PipelineCore::NotifyConsumer() {
+  if (notify_deferred_.load(std::memory_order_acquire)) return;  // Already on its way.
+  EventLoop::Callback notify = [self = shared_from_this()] {
+    self->notify_deferred_.store(false, std::memory_order_release);
+    self->sink_queue_->Notify();
+  };
+  notify_deferred_.store(true, std::memory_order_release);
+  if (!EventLoop::DeferToEndOfBatch(notify)) {
+    notify_deferred_.store(false, std::memory_order_release);
+    sink_queue_->Notify();
+  }
 }
 
-bool PipelineCore::CanTakeLocked() const {
-  // A failed pipeline still hands out what reached the sink before the failure; a cancelled
-  // one does not (the consumer asked to stop).
-  return state_ != State::kCancelled && state_ != State::kCreated && !sink_->empty();
-}
-
-absl::Status PipelineCore::EndStatusLocked() const {
-  if (state_ == State::kCancelled || state_ == State::kFailed) return Unshared(status_);
-  if (sink_->drained()) return absl::OutOfRangeError("end of pipeline");
-  return absl::FailedPreconditionError("pipeline has not started");
-}
-
-void PipelineCore::OnItemTakenLocked() {
-  ++items_emitted_;
+void PipelineCore::Restart() {
+  CoreLock lock(this);
   Dispatch dispatch;
   ScheduleLocked(dispatch);
 }
 
 void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
-  if (state_ == State::kRunning) {
+  bool again = state_ == State::kRunning;
+  while (again) {
+    again = false;
+    // The consumer may have taken items since: a conservative view of the sink's room.
+    sink_->set_reserved(flushed_ - sink_queue_->taken());
     // Sink to source: room made downstream is passed upstream in one pass. Another pass runs
     // only if something moved (new input can start a stage that had free slots).
     bool progress = true;
@@ -200,19 +211,48 @@ void PipelineCore::ScheduleLocked(Dispatch& dispatch) {
       progress = false;
       for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) progress |= (*it)->Pump(dispatch);
     }
-    if (sink_->drained()) state_ = State::kFinished;
+    // The last node may be waiting for room if the staging channel looks full.
+    const bool maybe_blocked = sink_->full();
+    if (sink_->empty() && !maybe_blocked && !sink_->closed()) break;
+    // A pool thread running cheap tasks publishes a burst at a time (see Dispatch).
+    if (dispatch.defer_flush && !maybe_blocked && !sink_->closed() &&
+        sink_->size() < std::max<int64_t>(1, sink_->capacity() / 2)) {
+      dispatch.flush_pending = true;
+      break;
+    }
+    // One lock of the consumer's queue per step, however many items: at most one wake-up.
+    MutexLock lock(&sink_queue_->mu);
+    const int64_t moved = sink_queue_->MoveFromLocked(*sink_);
+    flushed_ += moved;
+    if (moved > 0 && sink_queue_->ConsumerWaitingLocked()) wake_consumer_ = true;
+    // The moved items keep their room until taken (nodes may push before the next step).
+    sink_->set_reserved(flushed_ - sink_queue_->taken());
+    if (sink_->closed()) {
+      state_ = State::kFinished;
+      sink_queue_->SetEndLocked(SinkQueueBase::End::kFinished, absl::OkStatus());
+    } else if (maybe_blocked) {
+      if (flushed_ - sink_queue_->taken() < sink_queue_->capacity()) {
+        again = true;  // The consumer made room meanwhile: go on now.
+      } else {
+        // Full: the consumer restarts the pipeline at its low-water mark. Set under the
+        // queue's lock, so that the consumer's next take sees it.
+        sink_queue_->SetStalledLocked();
+      }
+    }
   }
   if (!ready_callbacks_.empty() && SinkReadyLocked()) FireReadyCallbacksLocked();
 
-  if (dispatch.allow_inline) {
+  // Once stopped, the runtime may be gone (the pipeline that owned it was destroyed from one
+  // of its own calls): nothing below touches it.
+  if (dispatch.allow_inline && !detached_) {
     for (CoreTask& task : dispatch.cheap_tasks) dispatch.inline_tasks.push_back(std::move(task));
     dispatch.cheap_tasks.clear();
     // Keep the most downstream task on this thread too (depth first: items reach the sink
     // sooner and memory stays low), but only if no task, of this pipeline or another, is
     // waiting for a thread: jumping the line would starve it.
-    if (dispatch.inline_tasks.empty() && !dispatch.pool_tasks.empty() &&
-        !runtime_.pool().AnyWaiting()) {
-      dispatch.inline_tasks.push_back(std::move(dispatch.pool_tasks[0]));
+    if (dispatch.inline_tasks.empty() && !dispatch.continuation.has_value() &&
+        !dispatch.pool_tasks.empty() && !runtime_.pool().AnyWaiting()) {
+      dispatch.continuation.emplace(std::move(dispatch.pool_tasks[0]));
       dispatch.pool_tasks.erase(dispatch.pool_tasks.begin());
     }
   }
@@ -234,22 +274,57 @@ void PipelineCore::SubmitLocked(absl::InlinedVector<CoreTask, 4>& tasks) {
 void PipelineCore::RunTasks(CoreTask first) {
   // Tasks this thread runs itself, oldest first. Handed back to the pool when the budget is
   // spent or when another task waits for a thread, so that no pipeline monopolizes a thread.
-  std::deque<CoreTask> work;
-  work.push_back(std::move(first));
-  for (int budget = kMaxInlineRun; !work.empty(); --budget) {
-    if (budget == 0 || (work.size() > 1 && runtime_.pool().AnyWaiting())) {
+  struct Work {
+    CoreTask task;
+    bool cheap;
+  };
+  std::deque<Work> work;
+  work.push_back({std::move(first), false});
+  bool flush_pending = false;
+  auto take = [&work](Dispatch& dispatch) {
+    for (CoreTask& next : dispatch.inline_tasks) work.push_back({std::move(next), true});
+    if (dispatch.continuation.has_value()) {
+      work.push_back({*std::move(dispatch.continuation), false});
+    }
+  };
+  for (int budget = kMaxInlineRun;;) {
+    // Stopped: the rest would not run anyway, and the runtime may be gone (see ScheduleLocked).
+    if (stopping_.load()) return;
+    // Only when a task (of any pipeline) waits for a thread: with none waiting, handing back
+    // would only wake another thread to do the same work.
+    const bool hand_back =
+        !work.empty() && (budget <= 0 || work.size() > 1) && runtime_.pool().AnyWaiting();
+    if (budget <= 0 && !hand_back) budget = kMaxInlineRun;
+    // Staged sink items are published before anything that may take long: an ordinary task,
+    // handing the work back, or this thread going idle.
+    if (flush_pending && (work.empty() || hand_back || !work.front().cheap)) {
+      flush_pending = false;
+      Dispatch dispatch;
+      dispatch.allow_inline = true;
+      {
+        CoreLock lock(this);
+        ScheduleLocked(dispatch);
+      }
+      take(dispatch);
+      continue;
+    }
+    if (work.empty()) return;
+    if (hand_back) {
       absl::InlinedVector<CoreTask, 4> rest;
-      for (CoreTask& task : work) rest.push_back(std::move(task));
-      MutexLock lock(&mu_);
+      for (Work& each : work) rest.push_back(std::move(each.task));
+      CoreLock lock(this);
       SubmitLocked(rest);
       return;
     }
-    CoreTask task = std::move(work.front());
+    CoreTask task = std::move(work.front().task);
     work.pop_front();
+    --budget;
     Dispatch dispatch;
     dispatch.allow_inline = true;
+    dispatch.defer_flush = true;
     task(dispatch);
-    for (CoreTask& next : dispatch.inline_tasks) work.push_back(std::move(next));
+    flush_pending |= dispatch.flush_pending;
+    take(dispatch);
   }
 }
 
@@ -264,8 +339,17 @@ void PipelineCore::FireReadyCallbacksLocked() {
     // the ones not yet run: after Stop() returns, none runs.
     PostLocked([self = shared_from_this(), callback = std::move(callback)]() mutable {
       if (!self->BeginUserCall(CallKind::kCallback)) return;
-      callback();
-      self->EndUserCall();
+      absl::Status thrown;
+      try {
+        callback();
+      } catch (...) {
+        thrown = ExceptionStatus("a NotifyWhenReady callback");
+      }
+      CoreLock lock(self.get());
+      self->EndUserCallLocked();
+      // An exception must not escape to the loop (it would end the process): it ends the
+      // pipeline, if still running, with an error the consumer sees.
+      if (!thrown.ok()) self->FailLocked(std::move(thrown));
     });
   }
   ready_callbacks_.clear();
@@ -304,10 +388,23 @@ void PipelineCore::EndLocked(State state, absl::Status status) {
   cancel_source_.Cancel();
   // Nothing inside the pipeline will be used any more. The sink keeps its items after a
   // failure (they were produced before it) but not after a cancel.
-  for (auto& node : nodes_) {
-    if (&node->output() != sink_ || state == State::kCancelled) node->output().Clear();
+  // Items die outside the lock (CoreLock), as user destructors may call into the pipeline.
+  // The consumer still gets what reached the sink before a failure, not after a cancel.
+  {
+    MutexLock lock(&sink_queue_->mu);
+    if (state == State::kCancelled) {
+      trash_.push_back(sink_queue_->TakeAllLocked());
+    } else {
+      flushed_ += sink_queue_->MoveFromLocked(*sink_);
+    }
+    sink_queue_->SetEndLocked(
+        state == State::kCancelled ? SinkQueueBase::End::kCancelled : SinkQueueBase::End::kFailed,
+        Unshared(status_));
   }
-  if (queue_ != nullptr) std::vector<ThreadPool::Task> dropped = queue_->TakeQueued();
+  for (auto& node : nodes_) trash_.push_back(node->output().TakeAll());
+  if (queue_ != nullptr) {
+    for (ThreadPool::Task& task : queue_->TakeQueued()) trash_.push_back(std::move(task));
+  }
   if (stats_timer_.has_value()) runtime_.loop().CancelTimer(*stats_timer_);
   stats_timer_.reset();
   FireReadyCallbacksLocked();
@@ -332,7 +429,7 @@ void PipelineCore::EndUserCallLocked() {
 }
 
 void PipelineCore::EndUserCall() {
-  MutexLock lock(&mu_);
+  CoreLock lock(this);
   EndUserCallLocked();
 }
 
@@ -342,13 +439,19 @@ void PipelineCore::ArmStatsTimerLocked() {
     if (self == nullptr || !self->BeginUserCall(CallKind::kCallback)) return;
     PipelineStats stats;
     {
-      MutexLock lock(&self->mu_);
+      CoreLock lock(self.get());
       stats = self->StatsLocked();
     }
     // Only the loop thread touches the callback once the pipeline runs.
-    self->stats_callback_(stats);
-    MutexLock lock(&self->mu_);
+    absl::Status thrown;
+    try {
+      self->stats_callback_(stats);
+    } catch (...) {
+      thrown = ExceptionStatus("the stats callback");
+    }
+    CoreLock lock(self.get());
     self->EndUserCallLocked();
+    if (!thrown.ok()) self->FailLocked(std::move(thrown));  // As for a ready callback.
     if (self->state_ == State::kRunning && !self->detached_) self->ArmStatsTimerLocked();
   });
 }

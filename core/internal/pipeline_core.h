@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -34,6 +35,7 @@
 #include "core/event_loop.h"
 #include "core/internal/channel.h"
 #include "core/internal/node.h"
+#include "core/internal/sink_queue.h"
 #include "core/mutex.h"
 #include "core/pipeline_options.h"
 #include "core/pipeline_stats.h"
@@ -50,34 +52,46 @@ using CoreTask = absl::AnyInvocable<void(Dispatch&)>;
 // What one scheduling step hands out: tasks to run on the pool. `cheap_tasks` are those of
 // stages whose tasks take less than kCheapTaskTime on average: on a pool thread they are run
 // by that thread itself (`inline_tasks`), since handing them to another thread costs more
-// than running them. `inline_tasks` also takes one ordinary task when no task waits for a
-// thread (a continuation).
+// than running them. `continuation` takes one ordinary task when no task waits for a thread.
 struct Dispatch {
   // Filled by the nodes.
   absl::InlinedVector<CoreTask, 4> pool_tasks;
   absl::InlinedVector<CoreTask, 4> cheap_tasks;
   // Set by the caller: true only on a pool thread running this core's tasks.
   bool allow_inline = false;
+  // Set by the caller (RunTasks): this thread goes on with cheap tasks and publishes the
+  // sink's staged items itself before anything else (see ScheduleLocked), so a step may leave
+  // a few there: the consumer is woken once per burst instead of once per item.
+  bool defer_flush = false;
   // Filled by ScheduleLocked() when allow_inline.
   absl::InlinedVector<CoreTask, 4> inline_tasks;
+  std::optional<CoreTask> continuation;
+  // Set by ScheduleLocked() when it left staged items unpublished (defer_flush).
+  bool flush_pending = false;
 };
 
 // A stage whose tasks take less than this on average is cheap (see Dispatch).
 inline constexpr absl::Duration kCheapTaskTime = absl::Microseconds(5);
+// The most items one task of a cheap stage or source takes: several per lock and per hand-off
+// instead of one (see StageNode::BatchSize, SourceNode::Allowance).
+inline constexpr int64_t kMaxCheapBatch = 32;
 
 class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
  public:
+  class CoreLock;
+
   PipelineCore(Runtime& runtime, int64_t max_failures);
   ~PipelineCore();
   PipelineCore(const PipelineCore&) = delete;
   PipelineCore& operator=(const PipelineCore&) = delete;
 
-  // Setup, before Start(). `nodes` run source first; the last node's output is the sink.
-  void SetNodes(std::vector<std::unique_ptr<Node>> nodes, int64_t sink_capacity);
+  // Setup, before Start(). `nodes` run source first; the last node's output channel stages
+  // items for `sink` (see SinkQueue), whose capacity it shares.
+  void SetNodes(std::vector<std::unique_ptr<Node>> nodes, std::unique_ptr<SinkQueueBase> sink);
   void SetStatsCallback(absl::AnyInvocable<void(const PipelineStats&)> callback,
                         absl::Duration interval);
 
-  // --- Front end (Pipeline<T>). Thread-safe unless marked Locked. ---
+  // --- Front end (Pipeline<T>). Thread-safe. ---
   void Start();
   void Cancel();
   // Cancels if still running, then waits until no user code of this pipeline runs; returns
@@ -90,20 +104,14 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   PipelineStats Stats() const;
   // Runs `callback` once on the event loop when an item or the end is ready at the sink.
   void NotifyWhenReady(absl::AnyInvocable<void()> callback);
+  // Where the consumer takes items.
+  SinkQueueBase& sink_queue() { return *sink_queue_; }
+  // Runs a scheduling step for the consumer: after it took a stalled pipeline's sink down to
+  // its low-water mark (see SinkQueue).
+  void Restart();
 
+  // Lock it with CoreLock, not MutexLock.
   Mutex& mu() ABSL_LOCK_RETURNED(mu_) { return mu_; }
-  // The last node's output channel, where the consumer takes items.
-  ChannelBase& sink() { return *sink_; }
-  // Blocks (mutex held, released while waiting) until an item or the end is ready, or until
-  // `deadline`; returns whether ready.
-  bool AwaitSinkReadyLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool SinkReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // When no item can be taken: the status the consumer gets (OutOfRange at a clean end).
-  absl::Status EndStatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // True if an item can be taken from the sink now (not cancelled, sink not empty).
-  bool CanTakeLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After the consumer popped from the sink.
-  void OnItemTakenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // --- Nodes. ---
   bool RunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -124,6 +132,8 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   // EndUserCall[Locked]().
   enum class CallKind { kStage, kCallback };
   bool BeginUserCall(CallKind kind = CallKind::kStage);
+  // Between the calls of one batch (see StageNode): true once no new stage call may start.
+  bool StageCallsStopped() const { return stage_calls_stopped_.load(); }
   void EndUserCallLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndUserCall() ABSL_LOCKS_EXCLUDED(mu_);
   // Runs `first` and the tasks it hands to this thread, on the calling pool thread.
@@ -139,6 +149,11 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   void FireReadyCallbacksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts the pending StopAsync() completion if no user call (besides the caller's own) runs.
   void MaybeFinishStopAsyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes a consumer waiting for items; without the lock. On the event loop (async ops
+  // completing in a burst), once at the end of the loop's batch instead of per completion.
+  void NotifyConsumer() ABSL_LOCKS_EXCLUDED(mu_);
+  // An item or the end is ready for the consumer.
+  bool SinkReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndLocked(State state, absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   PipelineStats StatsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmStatsTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -152,7 +167,8 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   mutable Mutex mu_;
   // Constant after SetNodes().
   std::vector<std::unique_ptr<Node>> nodes_;
-  ChannelBase* sink_ = nullptr;
+  ChannelBase* sink_ = nullptr;  // The last node's output: staging for sink_queue_.
+  std::unique_ptr<SinkQueueBase> sink_queue_;
 
   State state_ ABSL_GUARDED_BY(mu_) = State::kCreated;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
@@ -160,10 +176,17 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   std::unique_ptr<ThreadPool::TaskQueue> queue_ ABSL_GUARDED_BY(mu_);
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
   int64_t total_failures_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t items_emitted_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t flushed_ ABSL_GUARDED_BY(mu_) = 0;  // Items moved to sink_queue_ so far.
+  // Items were moved to a waiting consumer: CoreLock wakes it after unlocking.
+  bool wake_consumer_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> started_{false};          // Lets Start() skip the lock once started.
+  std::atomic<bool> notify_deferred_{false};  // A NotifyConsumer() waits for the loop's batch.
   std::vector<absl::AnyInvocable<void()>> ready_callbacks_ ABSL_GUARDED_BY(mu_);
   // StopAsync()'s `done`, until no user call runs.
   absl::AnyInvocable<void()> stop_async_done_ ABSL_GUARDED_BY(mu_);
+  // What ending the pipeline took out of it (queued tasks, queued items: user objects whose
+  // destructors may call back into the pipeline), destroyed by CoreLock after unlocking.
+  std::vector<absl::AnyInvocable<void()>> trash_ ABSL_GUARDED_BY(mu_);
   // Set before Start(), then called only on the event loop thread.
   absl::AnyInvocable<void(const PipelineStats&)> stats_callback_;
   absl::Duration stats_interval_;
@@ -175,6 +198,28 @@ class PipelineCore : public std::enable_shared_from_this<PipelineCore> {
   std::atomic<bool> stage_calls_stopped_{false};  // Set when the pipeline ends or stops.
   std::atomic<bool> stopping_{false};             // Set by Stop(): no user code at all.
 };
+
+// Holds a core's mutex, as MutexLock does; on release it also destroys, after unlocking, what
+// the pipeline dropped meanwhile (see trash_), so that no user destructor runs under the lock.
+class ABSL_SCOPED_LOCKABLE PipelineCore::CoreLock {
+ public:
+  explicit CoreLock(PipelineCore* core) ABSL_EXCLUSIVE_LOCK_FUNCTION(core->mu()) : core_(core) {
+    core_->mu_.Lock();
+  }
+  ~CoreLock() ABSL_UNLOCK_FUNCTION() {
+    std::vector<absl::AnyInvocable<void()>> trash;
+    trash.swap(core_->trash_);
+    const bool wake = std::exchange(core_->wake_consumer_, false);
+    core_->mu_.Unlock();
+    if (wake) core_->NotifyConsumer();
+  }
+  CoreLock(const CoreLock&) = delete;
+  CoreLock& operator=(const CoreLock&) = delete;
+
+ private:
+  PipelineCore* const core_;
+};
+using CoreLock = PipelineCore::CoreLock;
 
 }  // namespace dataloader::internal
 

@@ -1,7 +1,9 @@
 // Copyright 2026 The dataloader Authors.
 //
 // SourceNode: pulls items from the user's source on the thread pool, one pull at a time, while
-// its output channel has room. A source error ends the pipeline with that error.
+// its output channel has room (and, when batches are assembled by position, while the
+// assembler's window admits the next ordinal). Items get ordinals 0, 1, 2, ... in pull order.
+// A source error ends the pipeline with that error.
 #ifndef CORE_INTERNAL_SOURCE_NODE_H_
 #define CORE_INTERNAL_SOURCE_NODE_H_
 
@@ -10,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/internal/channel.h"
 #include "core/internal/node.h"
@@ -28,15 +31,17 @@ class SourceNode final : public Node {
         puller_(std::move(puller)) {}
 
   bool Pump(Dispatch& dispatch) override {
-    if (pulling_ || out_.closed() || out_.full()) return false;
+    if (pulling_) return false;
+    const int64_t allowance = Allowance();
+    if (allowance == 0) return false;
     pulling_ = true;
-    ++pulls_started_;
     (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
-        .push_back([this](Dispatch& next) { Pull(next); });
+        .push_back([this, allowance](Dispatch& next) { Pull(next, allowance); });
     return true;
   }
 
   ChannelBase& output() override { return out_; }
+  uint64_t ordinals_issued() const override { return issued_; }
 
   void FillStats(StageStats& stats) const override {
     stats.tasks_started = pulls_started_;
@@ -51,51 +56,82 @@ class SourceNode final : public Node {
   }
 
  private:
-  // On a pool thread, without the lock. Pulls while the output channel has room, publishing
-  // each item as it comes (a slow source still streams), so that one pool turn can fill the
-  // channel: with the pool busy with stage tasks, one item per turn would starve the stages.
-  void Pull(Dispatch& dispatch) {
+  // Items the next pull may bring: 0 when it may not pull (no room, or outside the assembler's
+  // window); 1 for an ordinary source, which publishes each item as it comes (a slow source
+  // still streams); for a cheap source (pulls under kCheapTaskTime) up to kMaxCheapBatch at
+  // once, one lock for all of them.
+  int64_t Allowance() const {
+    if (out_.closed() || out_.full()) return 0;
+    int64_t allowance = cost_.Cheap(kCheapTaskTime) ? std::min(out_.room(), kMaxCheapBatch) : 1;
+    if (positions_ != nullptr) {
+      const uint64_t limit = positions_->AdmitLimitLocked();
+      if (limit <= issued_) return 0;
+      allowance = std::min<int64_t>(allowance, static_cast<int64_t>(limit - issued_));
+    }
+    return allowance;
+  }
+
+  // On a pool thread, without the lock. Pulls while the output channel has room, so that one
+  // pool turn can fill the channel: with the pool busy with stage tasks, one item per turn
+  // would starve the stages.
+  void Pull(Dispatch& dispatch, int64_t allowance) {
     while (true) {
       if (!core_.BeginUserCall()) return;
+      absl::InlinedVector<Item, 1> items;
+      absl::Status error;
+      bool ended = false;
+      int64_t attempts = 0;
       const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<std::optional<Item>> pulled;
-      try {
-        pulled = puller_();
-      } catch (...) {
-        pulled = ExceptionStatus(absl::StrCat("source '", name(), "'"));
+      while (attempts < allowance && !ended && error.ok()) {
+        if (attempts > 0 && core_.StageCallsStopped()) break;
+        ++attempts;
+        // Constructed, not assigned: items need only be movable.
+        absl::StatusOr<std::optional<Item>> pulled = [&]() -> absl::StatusOr<std::optional<Item>> {
+          try {
+            return puller_();
+          } catch (...) {
+            return ExceptionStatus(absl::StrCat("source '", name(), "'"));
+          }
+        }();
+        if (!pulled.ok()) {
+          error = pulled.status();
+        } else if (!pulled->has_value()) {
+          ended = true;
+        } else {
+          items.push_back(std::move(**pulled));
+        }
       }
-      const auto elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
-      MutexLock lock(&core_.mu());
+      const absl::Duration each =
+          absl::FromChrono(std::chrono::steady_clock::now() - start) / attempts;
+      CoreLock lock(&core_);
       core_.EndUserCallLocked();
-      latency_.Record(elapsed);
-      cost_.Record(elapsed);
+      latency_.Record(each, attempts);
+      cost_.Record(each);
+      pulls_started_ += attempts;
       if (!core_.RunningLocked()) {
         pulling_ = false;
         return;
       }
-      if (!pulled.ok()) {
+      pulls_succeeded_ += attempts - (error.ok() ? 0 : 1);
+      for (Item& item : items) {
+        out_.Push(std::move(item), issued_++);
+        ++items_out_;
+      }
+      if (ended) out_.Close();
+      if (!error.ok()) {
         ++pulls_failed_;
         pulling_ = false;
         core_.FailLocked(absl::Status(
-            pulled.status().code(),
-            absl::StrCat("source '", name(), "' failed: ", pulled.status().message())));
+            error.code(), absl::StrCat("source '", name(), "' failed: ", error.message())));
         core_.ScheduleLocked(dispatch);
         return;
       }
-      ++pulls_succeeded_;
-      if (pulled->has_value()) {
-        out_.Push(std::move(**pulled));
-        ++items_out_;
-      } else {
-        out_.Close();
-      }
       // Decided before scheduling, which lets stages take from the channel: the room a pull
       // may fill is what it had, so a fast source does not monopolize the thread.
-      const bool go_on = !out_.closed() && !out_.full();
-      if (!go_on) pulling_ = false;
+      allowance = Allowance();
+      if (allowance == 0) pulling_ = false;
       core_.ScheduleLocked(dispatch);
-      if (!go_on) return;
-      ++pulls_started_;
+      if (allowance == 0) return;
     }
   }
 
@@ -104,6 +140,7 @@ class SourceNode final : public Node {
   // Guarded by the core's mutex.
   Channel<Item> out_;
   bool pulling_ = false;
+  uint64_t issued_ = 0;  // Items pushed; the next one's ordinal.
   int64_t pulls_started_ = 0;
   int64_t pulls_succeeded_ = 0;
   int64_t pulls_failed_ = 0;

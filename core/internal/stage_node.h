@@ -1,9 +1,19 @@
 // Copyright 2026 The dataloader Authors.
 //
-// StageNode: a Pipe() or PipeAsync() stage. Keeps at most `concurrency` tasks scheduled: a
-// task holds its slot from the moment it takes its input until all its outputs are in the
-// output channel. With input order, a finished result waits for the earlier ones while
-// keeping its slot, so the stage never exceeds `concurrency` (SPDL lets N+2 run).
+// StageNode: a Pipe() or PipeAsync() stage. At most `concurrency` tasks run at once.
+//
+// Completion order: a task holds its slot from the moment it takes its input until all its
+// outputs are in the output channel (room downstream is the backpressure), so the stage holds
+// at most `concurrency` results.
+//
+// Input order: a task's slot is for running. A finished result that must wait for an earlier
+// one frees its slot and waits in the reorder window: tasks start while fewer than
+// `concurrency` run and the span from the oldest result not yet passed on to the newest task is
+// below concurrency + reorder_window. The stage holds at most that many results; one slow item
+// stops new starts only once the window is full, never by holding threads.
+//
+// Items keep their ordinal (see Channel). When linked to an AssembleNode, a task that ends
+// without output (failed, filtered) reports its ordinal as dropped.
 //
 // Sync tasks run on the pool; async ops start on the event loop and complete from any thread.
 #ifndef CORE_INTERNAL_STAGE_NODE_H_
@@ -15,6 +25,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/internal/channel.h"
 #include "core/internal/node.h"
@@ -29,34 +40,56 @@ namespace dataloader::internal {
 template <typename In, typename Out, typename Call, bool kAsync>
 class StageNode final : public Node {
  public:
+  // `may_fan_out`: a call may give several outputs (Many<U>).
   StageNode(PipelineCore& core, ChannelBase* input, std::string name, const StageOptions& options,
-            Call call)
+            bool may_fan_out, Call call)
       : Node(core, std::move(name), options.concurrency, options.max_failures),
         in_(static_cast<Channel<In>*>(input)),
         order_(options.output_order),
+        span_limit_(options.concurrency +
+                    (options.reorder_window > 0 ? options.reorder_window : options.concurrency)),
+        batchable_(!kAsync && !may_fan_out && options.output_order == OutputOrder::kCompletion),
         call_(std::move(call)) {}
 
   bool Pump(Dispatch& dispatch) override {
     bool progress = Deliver();
-    while (in_use_ < concurrency() && !in_->empty()) {
-      In item = in_->Pop();
-      ++items_in_;
-      ++in_use_;
-      ++tasks_started_;
-      const uint64_t ticket = next_ticket_++;
-      if (order_ == OutputOrder::kInput) window_.emplace_back();
-      if constexpr (kAsync) {
-        core_.PostLocked([this, self = core_.shared_from_this(), item = std::move(item),
-                          ticket]() mutable { StartAsync(std::move(item), ticket, self); });
+    const bool cheap = !kAsync && cost_.Cheap(kCheapTaskTime);
+    // Room upstream for batches of a cheap stage (see BatchSize).
+    if (batchable_ && cheap) in_->SetConsumerCheap();
+    while (CanStart() && !in_->empty()) {
+      Task task;
+      const int64_t n = cheap && batchable_ ? BatchSize() : 1;
+      task.items.reserve(static_cast<size_t>(n));
+      task.ordinals.reserve(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        uint64_t ordinal = 0;
+        task.items.push_back(in_->Pop(&ordinal));
+        task.ordinals.push_back(ordinal);
+      }
+      task.items_taken = static_cast<size_t>(n);
+      items_in_ += n;
+      ++running_;
+      tasks_started_ += n;
+      calls_in_flight_ += n;
+      task.ticket = next_ticket_++;
+      if (order_ == OutputOrder::kInput) {
+        window_.emplace_back();
       } else {
-        (cost_.Cheap(kCheapTaskTime) ? dispatch.cheap_tasks : dispatch.pool_tasks)
-            .push_back([this, item = std::move(item), ticket](Dispatch& next) mutable {
-              RunSync(std::move(item), ticket, next);
+        in_use_ += n;
+      }
+      if constexpr (kAsync) {
+        core_.PostLocked([this, self = core_.shared_from_this(), task = std::move(task)]() mutable {
+          StartAsync(std::move(task), self);
+        });
+      } else {
+        (cheap ? dispatch.cheap_tasks : dispatch.pool_tasks)
+            .push_back([this, task = std::move(task)](Dispatch& next) mutable {
+              RunSync(std::move(task), next);
             });
       }
       progress = true;
     }
-    if (!out_.closed() && in_->drained() && in_use_ == 0) {
+    if (!out_.closed() && in_->drained() && running_ == 0 && window_.empty() && done_.empty()) {
       out_.Close();
       progress = true;
     }
@@ -71,7 +104,10 @@ class StageNode final : public Node {
     stats.tasks_failed = tasks_failed_;
     stats.items_in = items_in_;
     stats.items_out = items_out_;
-    stats.tasks_in_flight = in_use_;
+    stats.tasks_in_flight = calls_in_flight_;
+    stats.concurrency = concurrency();
+    stats.held_results =
+        order_ == OutputOrder::kInput ? static_cast<int64_t>(window_.size()) : in_use_;
     stats.mean_task_time = latency_.Mean();
     stats.p50_task_time = latency_.Percentile(0.5);
     stats.p99_task_time = latency_.Percentile(0.99);
@@ -79,51 +115,103 @@ class StageNode final : public Node {
   }
 
  private:
+  // One task's inputs (several only for a cheap stage, see BatchSize) and where its results go.
+  struct Task {
+    absl::InlinedVector<In, 1> items;
+    absl::InlinedVector<uint64_t, 1> ordinals;  // Each item's position (see Channel).
+    uint64_t ticket = 0;                        // Start order within this stage.
+    size_t items_taken = 0;
+  };
+
+  bool CanStart() const {
+    if (running_ >= concurrency()) return false;
+    if (order_ == OutputOrder::kInput) return static_cast<int64_t>(window_.size()) < span_limit_;
+    return in_use_ < concurrency();
+  }
+
+  // Inputs for one task of a cheap stage: several per lock and per hand-off instead of one.
+  // Never more than the output channel has room for beyond the results already held, so the
+  // outputs go straight on when done: the stage holds at most max(concurrency, that room)
+  // items, within the bound of the channel after it.
+  int64_t BatchSize() const {
+    const int64_t room = out_.room() - in_use_;
+    return std::max<int64_t>(1, std::min({in_->size(), room, kMaxCheapBatch}));
+  }
+
   // On a pool thread, without the lock.
-  void RunSync(In&& item, uint64_t ticket, Dispatch& dispatch) {
+  void RunSync(Task&& task, Dispatch& dispatch) {
     if (!core_.BeginUserCall()) return;
+    absl::InlinedVector<Outcome<Out>, 1> outcomes;
+    outcomes.reserve(task.items.size());
+    const TaskContext context(core_.token(), core_.loop(), name());
     const auto start = std::chrono::steady_clock::now();
-    Outcome<Out> outcome = call_(std::move(item), TaskContext(core_.token(), core_.loop(), name()));
-    outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
-    MutexLock lock(&core_.mu());
+    for (In& item : task.items) {
+      // A batch stops when the pipeline ends: no stage call starts after that.
+      if (!outcomes.empty() && core_.StageCallsStopped()) break;
+      outcomes.push_back(call_(std::move(item), context));
+    }
+    // One clock pair per task: a batch's items get its mean time.
+    outcomes.front().elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start) /
+                               static_cast<int64_t>(outcomes.size());
+    task.items.clear();
+    CoreLock lock(&core_);
     core_.EndUserCallLocked();
-    FinishLocked(ticket, std::move(outcome));
+    FinishLocked(task, outcomes);
     core_.ScheduleLocked(dispatch);
   }
 
   // On the event loop, without the lock.
-  void StartAsync(In&& item, uint64_t ticket, const std::shared_ptr<PipelineCore>& self) {
+  void StartAsync(Task&& task, const std::shared_ptr<PipelineCore>& self) {
     if (!core_.BeginUserCall()) return;
     const auto start = std::chrono::steady_clock::now();
+    In item = std::move(task.items[0]);
+    task.items.clear();
     call_(std::move(item), TaskContext(core_.token(), core_.loop(), name()),
-          [this, self, ticket, start](Outcome<Out> outcome) {
+          [this, self, task = std::move(task), start](Outcome<Out> outcome) {
             outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
             Dispatch dispatch;
-            MutexLock lock(&self->mu());
-            FinishLocked(ticket, std::move(outcome));
+            CoreLock lock(self.get());
+            absl::InlinedVector<Outcome<Out>, 1> outcomes;
+            outcomes.push_back(std::move(outcome));
+            FinishLocked(task, outcomes);
             self->ScheduleLocked(dispatch);
           });
     core_.EndUserCall();
   }
 
-  void FinishLocked(uint64_t ticket, Outcome<Out>&& outcome) {
-    if (!core_.RunningLocked()) return;  // Ended meanwhile: the result is discarded.
-    latency_.Record(outcome.elapsed);
-    cost_.Record(outcome.elapsed);
-    if (outcome.status.ok()) {
-      ++tasks_succeeded_;
-    } else {
-      ++tasks_failed_;
-      outcome.items.clear();
-      core_.RecordFailureLocked(*this, outcome.status);
-      if (!core_.RunningLocked()) return;
-    }
-    if (order_ == OutputOrder::kInput) {
-      window_[ticket - window_base_] = std::move(outcome);
-    } else if (outcome.items.empty()) {
-      --in_use_;  // Filtered out or failed: the slot is free at once.
-    } else {
-      done_.push_back(std::move(outcome));
+  void FinishLocked(const Task& task, absl::InlinedVector<Outcome<Out>, 1>& outcomes) {
+    if (!core_.RunningLocked()) return;  // Ended meanwhile: the results are discarded.
+    --running_;
+    calls_in_flight_ -= static_cast<int64_t>(task.items_taken);
+    const absl::Duration each = outcomes.front().elapsed;
+    latency_.Record(each, static_cast<int64_t>(outcomes.size()));
+    cost_.Record(each);
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      Outcome<Out>& outcome = outcomes[i];
+      if (outcome.status.ok()) {
+        ++tasks_succeeded_;
+      } else {
+        ++tasks_failed_;
+        outcome.items.clear();
+        core_.RecordFailureLocked(*this, outcome.status);
+        if (!core_.RunningLocked()) return;
+      }
+      outcome.ordinal = task.ordinals[i];
+      if (outcome.items.empty() && positions_ != nullptr) {
+        positions_->OnDroppedLocked(outcome.ordinal);
+      }
+      if (order_ == OutputOrder::kInput) {
+        window_[task.ticket - window_base_] = std::move(outcome);
+      } else if (outcome.items.empty()) {
+        --in_use_;  // Filtered out or failed: the slot is free at once.
+      } else if (done_.empty() && outcome.items.size() <= static_cast<size_t>(out_.room())) {
+        // The common case, with room downstream: passed on at once, not queued.
+        for (Out& item : outcome.items) out_.Push(std::move(item), outcome.ordinal);
+        items_out_ += static_cast<int64_t>(outcome.items.size());
+        --in_use_;
+      } else {
+        done_.push_back(std::move(outcome));
+      }
     }
   }
 
@@ -132,7 +220,7 @@ class StageNode final : public Node {
     bool progress = false;
     auto deliver_front = [&](Outcome<Out>& outcome) {
       while (outcome.next < outcome.items.size() && !out_.full()) {
-        out_.Push(std::move(outcome.items[outcome.next++]));
+        out_.Push(std::move(outcome.items[outcome.next++]), outcome.ordinal);
         ++items_out_;
         progress = true;
       }
@@ -142,7 +230,6 @@ class StageNode final : public Node {
       while (!window_.empty() && window_.front().has_value() && deliver_front(*window_.front())) {
         window_.pop_front();
         ++window_base_;
-        --in_use_;
         progress = true;
       }
     } else {
@@ -158,14 +245,19 @@ class StageNode final : public Node {
   // Constant after construction.
   Channel<In>* const in_;
   const OutputOrder order_;
+  const int64_t span_limit_;  // Input order: concurrency + reorder window.
+  const bool batchable_;      // Sync, one output per input, completion order.
   Call call_;
 
   // Guarded by the core's mutex.
   Channel<Out> out_;
-  int in_use_ = 0;  // Slots taken: started and not yet fully passed on.
+  int running_ = 0;              // Tasks started and not finished.
+  int64_t calls_in_flight_ = 0;  // Their inputs (several per task when batched).
+  int in_use_ = 0;  // Completion order: slots taken, started and not yet fully passed on.
   uint64_t next_ticket_ = 0;
-  std::deque<Outcome<Out>> done_;                   // Completion order: finished, waiting for room.
-  std::deque<std::optional<Outcome<Out>>> window_;  // Input order: by ticket from window_base_.
+  std::deque<Outcome<Out>> done_;  // Completion order: finished, waiting for room.
+  // Input order: a result (or a place for one) per ticket from window_base_, oldest first.
+  std::deque<std::optional<Outcome<Out>>> window_;
   uint64_t window_base_ = 0;
   int64_t tasks_started_ = 0;
   int64_t tasks_succeeded_ = 0;

@@ -29,7 +29,8 @@ template <typename Item>
 struct Outcome {
   absl::Status status;
   absl::InlinedVector<Item, 1> items;
-  size_t next = 0;  // Items before this one were already passed on.
+  size_t next = 0;       // Items before this one were already passed on.
+  uint64_t ordinal = 0;  // The input's position (see Channel), given to every output.
   absl::Duration elapsed;
 };
 
@@ -69,6 +70,14 @@ struct OutputTraits<Many<U>> {
     for (U& item : value.items) outcome.items.push_back(std::move(item));
   }
 };
+
+// Whether a stage returning R may emit several items per input.
+template <typename R>
+struct FansOut : std::false_type {};
+template <typename U>
+struct FansOut<Many<U>> : std::true_type {};
+template <typename R>
+inline constexpr bool kFansOut = FansOut<typename UnwrapStatusOr<R>::type>::value;
 
 // The item type a stage returning R emits.
 template <typename R>

@@ -8,6 +8,12 @@
 
 namespace dataloader::server {
 
+size_t TensorLayout::bytes() const {
+  size_t elements = 1;
+  for (int64_t d : shape) elements *= static_cast<size_t>(d);
+  return elements * DTypeSize(dtype);
+}
+
 absl::StatusOr<Sample> Op::Run(Sample, const TaskContext& context) const {
   return absl::InternalError(
       absl::StrCat("stage '", context.stage_name(), "': asynchronous op called synchronously"));

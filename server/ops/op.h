@@ -15,6 +15,31 @@
 
 namespace dataloader::server {
 
+// A tensor's element type and shape, without its data.
+struct TensorLayout {
+  DType dtype = DType::kUint8;
+  std::vector<int64_t> shape{};
+
+  size_t bytes() const;
+  bool operator==(const TensorLayout&) const = default;
+};
+
+// An op whose whole effect is to turn one tensor into a new one element by element
+// (normalize). The stream pipeline may apply it while collating instead: each sample's output
+// is written straight into the batch buffer, with no per-sample output tensor. Run() must give
+// what Write() writes, byte for byte. Thread-safe, as Op.
+class TensorMap {
+ public:
+  virtual ~TensorMap() = default;
+  // The tensor it replaces.
+  virtual const std::string& tensor_name() const = 0;
+  // The output's layout for `input`, or the error Run() gives for a sample with this tensor.
+  virtual absl::StatusOr<TensorLayout> OutputLayout(const Tensor& input) const = 0;
+  // Writes the output for `input` (which OutputLayout accepted) to `out`: exactly
+  // OutputLayout(input)->bytes() bytes, every one of them.
+  virtual void Write(const Tensor& input, uint8_t* out) const = 0;
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -23,6 +48,8 @@ class Op {
   virtual absl::StatusOr<Sample> Run(Sample sample, const TaskContext& context) const;
   // Asynchronous ops: must not block; call `done` exactly once, from any thread.
   virtual void Start(Sample sample, Completion<Sample> done, const TaskContext& context) const;
+  // Non-null if the op is a TensorMap (it can be applied while collating).
+  virtual const TensorMap* AsTensorMap() const { return nullptr; }
 };
 
 }  // namespace dataloader::server

@@ -14,9 +14,9 @@ void StageFailures::Report(int64_t index, const absl::Status& status) const {
   reporter_->SampleFailed({.stage = stage_, .sample_index = index, .status = status});
 }
 
-absl::StatusOr<Sample> StageFailures::Loaded(int64_t index, absl::StatusOr<Sample> loaded) const {
-  if (reporter_ != nullptr && !loaded.ok()) Report(index, loaded.status());
-  return loaded;
+absl::StatusOr<Sample> StageFailures::Result(int64_t index, absl::StatusOr<Sample> result) const {
+  if (reporter_ != nullptr && !result.ok()) Report(index, result.status());
+  return result;
 }
 
 absl::StatusOr<Sample> StageFailures::Run(const Op& op, Sample sample,

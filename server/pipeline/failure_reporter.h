@@ -10,7 +10,7 @@
 //
 //   StageFailureLabels labels(reporter);                 // a shared_ptr; null: no reports
 //   StageFailures load = labels.Next("load");            // position 1, after "plan"
-//   ... [load](int64_t index) { return load.Loaded(index, dataset->Load(index, seed)); }
+//   ... [load](int64_t index) { return load.Result(index, dataset->Load(index, seed)); }
 //   StageFailures decode = labels.Next("decode");
 //   ... [decode, op](Sample s, const TaskContext& c) { return decode.Run(*op, std::move(s), c); }
 //
@@ -59,8 +59,8 @@ class StageFailures {
   StageFailures(std::shared_ptr<FailureReporter> reporter, std::string stage)
       : reporter_(std::move(reporter)), stage_(std::move(stage)) {}
 
-  // `loaded` (a dataset's Load of sample `index`), after reporting it if it failed.
-  absl::StatusOr<Sample> Loaded(int64_t index, absl::StatusOr<Sample> loaded) const;
+  // `result` (of loading or checking sample `index`), after reporting it if it failed.
+  absl::StatusOr<Sample> Result(int64_t index, absl::StatusOr<Sample> result) const;
   // op.Run(sample), reporting a failure (an error, or an exception, which is rethrown for the
   // engine to count as it always does).
   absl::StatusOr<Sample> Run(const Op& op, Sample sample, const TaskContext& context) const;

@@ -22,8 +22,10 @@ struct StageDefinition {
   std::string name{};  // Stats and errors; default: the op's name.
   std::string op{};    // In the server's OpRegistry.
   std::map<std::string, std::string> args{};
-  int concurrency = 1;
-  OutputOrder output_order = OutputOrder::kInput;
+  // Tasks at once per stream; 0 = automatic (see StageOptions::concurrency).
+  int concurrency = kAutomatic;
+  // Completion order (the default) is fastest; the stream's bytes are the same either way.
+  OutputOrder output_order = OutputOrder::kCompletion;
   int64_t max_failures = kUnlimitedFailures;
 };
 
@@ -35,8 +37,8 @@ struct PipelineDefinition {
   int64_t batch_size = 32;
   bool drop_last = false;
   bool shuffle = true;
-  int load_concurrency = 2;  // Samples loaded at once.
-  int sink_buffer = 4;       // Finished batches buffered per stream.
+  int load_concurrency = kAutomatic;  // Samples loaded at once; 0 = automatic.
+  int sink_buffer = 4;                // Finished batches buffered per stream.
   int64_t max_failures = kUnlimitedFailures;
   // Identifies what the streams' bytes depend on (ContentFingerprint below); resume tokens
   // issued for another value are refused.

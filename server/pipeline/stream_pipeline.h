@@ -2,18 +2,24 @@
 //
 // BuildStreamPipeline: the core pipeline behind one StreamBatches stream.
 //
-//   source: the positions of this shard's batches from `start_sequence` on (EpochPlan), each
-//           batch's samples followed by an end-of-batch marker
-//   load:   the dataset's sample (synthetic for now), seeded with SampleSeed(seed, epoch, index)
-//   ops:    the configured stages (sync on the pool, async on the loop), markers pass through
-//   group:  samples up to their marker → one batch (concurrency 1, cheap moves)
-//   collate:the samples' tensors stacked into contiguous [batch, ...] tensors
+//   plan:     the dataset indices of this shard's batches from `start_sequence` on
+//             (EpochPlan), in plan order
+//   load:     the dataset's sample, seeded with SampleSeed(seed, epoch, index)
+//   ops:      the configured stages (sync on the pool, async on the loop), in completion order
+//             unless configured otherwise
+//   assemble: AssembleBatches(batch_size): each sample placed at its position in its batch
+//   collate:  the samples' tensors stacked into contiguous [batch, ...] tensors, in buffers
+//             reused from a bounded pool (BatchBufferPool); if the last op is a TensorMap
+//             (normalize), it is applied here, each sample's float32 output written straight
+//             into the batch buffer (its stage only checks the sample)
 //
 // Batches are exact: batch k holds the samples of plan batch k, in plan order, whatever the
-// stage concurrency, as long as every stage keeps input order (the default here). A sample
-// that fails is dropped from its batch (its id is absent from sample_ids) and counted
-// against the failure budgets; batches never shift. Starting at `start_sequence` computes
-// nothing for the batches before it (resume).
+// threads, the stage concurrency or the order stages finish in: positions come from the plan,
+// not from arrival. A sample that fails is dropped from its batch (its id is absent from
+// sample_ids) and counted against the failure budgets; batches never shift. No thread waits
+// for a slow sample: the wait is memory, at most the assembler's open batches (see
+// AssembleOptions) of samples. Starting at `start_sequence` computes nothing for the batches
+// before it (resume).
 #ifndef SERVER_PIPELINE_STREAM_PIPELINE_H_
 #define SERVER_PIPELINE_STREAM_PIPELINE_H_
 
@@ -30,6 +36,7 @@
 #include "server/ops/op_registry.h"
 #include "server/pipeline/failure_reporter.h"
 #include "server/pipeline/pipeline_definition.h"
+#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/sample.h"
 
 namespace dataloader::server {
@@ -48,7 +55,9 @@ struct BatchTensor {
   std::string name{};
   DType dtype = DType::kUint8;
   std::vector<int64_t> shape{};  // Leading dimension: samples in this batch.
-  std::string data{};            // C order; a std::string so the wire message can take it.
+  // C order. Large ones come from BatchBufferPool::Default() and go back to it when the wire
+  // message that took the buffer is sent.
+  BatchBuffer data{};
 };
 
 struct CollatedBatch {

@@ -51,7 +51,7 @@ struct DataLoaderServerOptions {
   // (RegisterBuiltinOps).
   const OpRegistry* ops = nullptr;
   // Threads of the pool every stream's pipeline runs on; 0: one per core. At most
-  // kMaxThreads (core/runtime.h).
+  // kMaxThreads (core/pipeline_options.h).
   int threads = 0;
   // Streams served at once; more get RESOURCE_EXHAUSTED. Default 64, >= 1.
   int max_streams = 64;

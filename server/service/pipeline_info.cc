@@ -66,11 +66,8 @@ absl::StatusOr<v1::PipelineInfo> DescribePipeline(const PipelineDefinition& defi
   info.set_batch_size(static_cast<uint64_t>(definition.batch_size));
   info.set_drop_last(definition.drop_last);
   info.set_shuffle(definition.shuffle);
-  bool exact = true;
-  for (const StageDefinition& stage : definition.stages) {
-    exact &= stage.output_order == OutputOrder::kInput;
-  }
-  info.set_exact_order(exact);
+  // Batches are assembled by position (stream_pipeline.h): exact whatever each stage's order.
+  info.set_exact_order(true);
   info.set_remainder_policy(v1::REMAINDER_POLICY_DROP);
   const uint64_t batch = static_cast<uint64_t>(definition.batch_size);
   uint64_t bytes = kBatchFixedBytes + kSampleIdBytes * batch;

@@ -38,17 +38,14 @@ v1::ServerConfig DefaultServerConfig() {
           stages {
             op: "random_brightness"
             args { key: "max_delta" value: "32" }
-            concurrency: 2
           }
           stages {
             op: "normalize"
             args { key: "mean" value: "0.485,0.456,0.406" }
             args { key: "std" value: "0.229,0.224,0.225" }
             args { key: "layout" value: "chw" }
-            concurrency: 2
           }
           batch_size: 32
-          load_concurrency: 2
           sink_buffer: 4
         }
       )pb",
@@ -145,7 +142,7 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         return invalid("no source (set 'synthetic', 'image_folder' or 'file_list')");
     }
     absl::StatusOr<int64_t> load_concurrency =
-        bounded("load_concurrency", pipeline.load_concurrency(), 2, kMaxStageConcurrency);
+        bounded("load_concurrency", pipeline.load_concurrency(), kAutomatic, kMaxStageConcurrency);
     absl::StatusOr<int64_t> sink_buffer =
         bounded("sink_buffer", pipeline.sink_buffer(), 4, kMaxSinkBuffer);
     absl::StatusOr<int64_t> max_failures =
@@ -169,7 +166,7 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
       const v1::StageConfig& stage = pipeline.stages(i);
       const std::string field = absl::StrCat("stages[", i, "] (", stage.op(), ")");
       absl::StatusOr<int64_t> concurrency = bounded(absl::StrCat(field, ".concurrency"),
-                                                    stage.concurrency(), 1, kMaxStageConcurrency);
+                                                    stage.concurrency(), kAutomatic, kMaxStageConcurrency);
       absl::StatusOr<int64_t> stage_failures = budget(
           absl::StrCat(field, ".max_failures"), stage.has_max_failures(), stage.max_failures());
       if (!concurrency.ok()) return concurrency.status();
@@ -179,9 +176,8 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
           .op = stage.op(),
           .args = {stage.args().begin(), stage.args().end()},
           .concurrency = static_cast<int>(*concurrency),
-          .output_order = stage.output_order() == v1::OUTPUT_ORDER_COMPLETION
-                              ? OutputOrder::kCompletion
-                              : OutputOrder::kInput,
+          .output_order = stage.output_order() == v1::OUTPUT_ORDER_INPUT ? OutputOrder::kInput
+                                                                         : OutputOrder::kCompletion,
           .max_failures = *stage_failures,
       });
     }

@@ -38,6 +38,15 @@ grpc::Slice OwningSlice(std::string&& data) {
       [](void* user_data) { delete static_cast<std::string*>(user_data); }, owner);
 }
 
+// A slice that owns a batch buffer: when gRPC releases the slice (the message is sent), the
+// buffer goes back to its pool for the next batch.
+grpc::Slice OwningSlice(BatchBuffer&& data) {
+  auto* owner = new BatchBuffer(std::move(data));
+  return grpc::Slice(
+      owner->data(), owner->size(),
+      [](void* user_data) { delete static_cast<BatchBuffer*>(user_data); }, owner);
+}
+
 }  // namespace
 
 grpc::ByteBuffer EncodeBatch(CollatedBatch&& batch, const std::string& resume_token) {

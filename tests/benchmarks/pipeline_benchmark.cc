@@ -25,7 +25,24 @@
 //                               back, measured in every iteration (outside the timed part), and
 //                               reported as `ideal_items_per_second`. On a 2-core machine the
 //                               source, sink and event loop compete with the stage for cores.
+//   BM_Pipeline_SkewedExact/16  Exact batches when task times are skewed: 16 pool threads, one
+//                               sync stage whose tasks sleep (so that 2 cores do not limit it)
+//                               1 ms for 9 items in 10 and 10 ms for every 10th, batches of 64
+//                               assembled by position (AssembleBatches), the stage in
+//                               completion order with automatic concurrency. Ideal = total
+//                               sleep / 16 threads. Target: efficiency >= 0.9.
+//   BM_Pipeline_SkewedExactConcurrency16/16
+//                               The same with concurrency 16 exactly: no over-provisioning is
+//                               needed. Target: efficiency >= 0.9.
+//   BM_Pipeline_SkewedInputOrder/16
+//                               The same stage in input order (reorder window automatic),
+//                               then Aggregate(64): what per-stage ordering costs. Reported.
+//                               The Skewed cases also report `plain_threads_efficiency`: 16
+//                               plain std::threads sleeping the same pattern off one counter,
+//                               with no ordering at all (what the OS's sleep granularity and
+//                               the machine's load allow), measured once per case.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,7 +63,10 @@
 
 namespace {
 
+using dataloader::AssembledBatch;
 using dataloader::Completion;
+using dataloader::kAutomatic;
+using dataloader::OutputOrder;
 using dataloader::Pipeline;
 using dataloader::PipelineBuilder;
 using dataloader::TaskContext;
@@ -281,6 +301,131 @@ void BM_Pipeline_Cpu(benchmark::State& state) {
   Report(state, items, elapsed, ideal_rate);
 }
 BENCHMARK(BM_Pipeline_Cpu)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(5);
+
+// The skewed stage: item i sleeps 10 ms if i % 10 == 9, else 1 ms.
+constexpr int kSkewBatch = 64;
+constexpr int kSkewBatches = 40;
+absl::Duration SkewedSleep(int i) {
+  return i % 10 == 9 ? absl::Milliseconds(10) : absl::Milliseconds(1);
+}
+int SkewedStage(int i) {
+  absl::SleepFor(SkewedSleep(i));
+  return i;
+}
+
+// Takes every batch and checks batch k holds exactly items 64k .. 64k+63 in order.
+template <typename Batch, typename ItemsOf>
+absl::Status DrainBatchesAndCheck(Pipeline<Batch>& pipeline, int n, ItemsOf items_of) {
+  int next = 0;
+  while (true) {
+    absl::StatusOr<Batch> batch = pipeline.Next();
+    if (absl::IsOutOfRange(batch.status())) break;
+    if (!batch.ok()) return batch.status();
+    for (int item : items_of(*batch)) {
+      if (item != next) return absl::InternalError(absl::StrCat("expected ", next, ", got ", item));
+      ++next;
+    }
+  }
+  if (next != n) return absl::InternalError(absl::StrCat("expected ", n, " items, got ", next));
+  return absl::OkStatus();
+}
+
+// The skewed items on `threads` plain threads taking them off one counter: no ordering, no
+// engine. Returns the wall time.
+absl::Duration PlainSkewed(int threads, int items) {
+  std::atomic<int> next{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      for (int i = next++; i < items; i = next++) SkewedStage(i);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  return absl::Now() - start;
+}
+
+// Runs the skewed case: `assemble` (completion order + AssembleBatches) or input order +
+// Aggregate, with the stage's `concurrency` (0 = automatic) on `threads` threads.
+void RunSkewed(benchmark::State& state, bool assemble, int concurrency) {
+  const int threads = static_cast<int>(state.range(0));
+  const int items = kSkewBatch * kSkewBatches;
+  absl::Duration total_sleep;
+  for (int i = 0; i < items; ++i) total_sleep += SkewedSleep(i);
+  const double ideal_rate = items / absl::ToDoubleSeconds(total_sleep / threads);
+  absl::Duration elapsed;
+  for (auto _ : state) {
+    state.PauseTiming();
+    absl::Status status;
+    absl::Time start;
+    if (assemble) {
+      auto pipeline = PipelineBuilder<>()
+                          .AddSource(std::views::iota(0, items))
+                          .Pipe(SkewedStage, {.concurrency = concurrency, .name = "skewed"})
+                          .AssembleBatches(kSkewBatch)
+                          .AddSink(4)
+                          .Build({.num_threads = threads});
+      if (!pipeline.ok()) status = pipeline.status();
+      state.ResumeTiming();
+      start = absl::Now();
+      if (status.ok()) {
+        status = DrainBatchesAndCheck(**pipeline, items,
+                                      [](const AssembledBatch<int>& b) { return b.items; });
+      }
+      elapsed += absl::Now() - start;
+      state.PauseTiming();
+    } else {
+      auto pipeline = PipelineBuilder<>()
+                          .AddSource(std::views::iota(0, items))
+                          .Pipe(SkewedStage, {.concurrency = concurrency,
+                                              .name = "skewed",
+                                              .output_order = OutputOrder::kInput})
+                          .Aggregate(kSkewBatch)
+                          .AddSink(4)
+                          .Build({.num_threads = threads});
+      if (!pipeline.ok()) status = pipeline.status();
+      state.ResumeTiming();
+      start = absl::Now();
+      if (status.ok()) {
+        status =
+            DrainBatchesAndCheck(**pipeline, items, [](const std::vector<int>& b) { return b; });
+      }
+      elapsed += absl::Now() - start;
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+    if (!status.ok()) {
+      state.SkipWithError(status.ToString().c_str());
+      break;
+    }
+  }
+  Report(state, items, elapsed, ideal_rate);
+  if (!state.error_occurred()) {
+    state.counters["plain_threads_efficiency"] =
+        benchmark::Counter(absl::FDivDuration(total_sleep / threads, PlainSkewed(threads, items)));
+  }
+}
+
+void BM_Pipeline_SkewedExact(benchmark::State& state) { RunSkewed(state, true, kAutomatic); }
+BENCHMARK(BM_Pipeline_SkewedExact)
+    ->Arg(16)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+void BM_Pipeline_SkewedExactConcurrency16(benchmark::State& state) { RunSkewed(state, true, 16); }
+BENCHMARK(BM_Pipeline_SkewedExactConcurrency16)
+    ->Arg(16)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+void BM_Pipeline_SkewedInputOrder(benchmark::State& state) { RunSkewed(state, false, kAutomatic); }
+BENCHMARK(BM_Pipeline_SkewedInputOrder)
+    ->Arg(16)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 }  // namespace
 

@@ -5,13 +5,14 @@ pipeline (torchvision ImageFolder + DataLoader), timed over full epochs of DATAS
 Usage (Debian's torch is installed for the system interpreter, so run it with that):
 
     /usr/bin/python3 tests/benchmarks/torch_baseline.py DATASET_DIR \\
-        [--workers=N] [--batch=32] [--epochs=1] [--warmup_batches=5]
+        [--workers=N] [--batch=32] [--epochs=1] [--warmup_batches=5] [--uint8]
 
 DATASET_DIR is an ImageFolder tree (DIR/class_xxx/*.jpg), e.g. from
 `make_image_dataset --output=DIR --images=2000`. Per image: decode (PIL), RandomResizedCrop(224)
 (scale (0.08, 1), ratio (3/4, 4/3), bilinear), RandomHorizontalFlip, ToTensor, Normalize with
 the ImageNet mean/std; batches of 32 from DataLoader(shuffle=True, num_workers=N,
-persistent_workers=False, drop_last=False).
+persistent_workers=False, drop_last=False). With --uint8, PILToTensor instead of ToTensor +
+Normalize: uint8 batches, for trainers that normalize on the GPU.
 
 Timing: in every epoch the clock starts once the first --warmup_batches batches have arrived,
 so that the workers' start-up (forking, importing, the first prefetch) is not counted; the rate
@@ -40,6 +41,11 @@ def parse_args():
     )
     parser.add_argument("--batch", type=int, default=32, help="batch size (default: 32)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs to time (default: 1)")
+    parser.add_argument(
+        "--uint8",
+        action="store_true",
+        help="PILToTensor (uint8) instead of ToTensor + Normalize (float32)",
+    )
     parser.add_argument(
         "--warmup_batches",
         type=int,
@@ -76,14 +82,19 @@ def main():
         return 3
 
     torch.manual_seed(0)  # Same shuffle order and crops on every run.
-    transform = transforms.Compose(
-        [
-            transforms.RandomResizedCrop(224),  # scale (0.08, 1), ratio (3/4, 4/3), bilinear
-            transforms.RandomHorizontalFlip(),
+    augment = [
+        transforms.RandomResizedCrop(224),  # scale (0.08, 1), ratio (3/4, 4/3), bilinear
+        transforms.RandomHorizontalFlip(),
+    ]
+    if args.uint8:
+        to_tensor = [transforms.PILToTensor()]
+    else:
+        to_tensor = [
             transforms.ToTensor(),
             transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
         ]
-    )
+    transform = transforms.Compose(augment + to_tensor)
+    expected_dtype = torch.uint8 if args.uint8 else torch.float32
     try:
         dataset = datasets.ImageFolder(args.dataset_dir, transform=transform)
     except (FileNotFoundError, RuntimeError) as e:
@@ -112,7 +123,8 @@ def main():
     print(
         f"torch {torch.__version__}, torchvision {torchvision.__version__}: {len(dataset)} "
         f"images in {len(dataset.classes)} classes from {args.dataset_dir}; batch {args.batch}, "
-        f"{args.workers} workers, {args.epochs} epoch(s)",
+        f"{args.workers} workers, {args.epochs} epoch(s), "
+        f"{'uint8 (PILToTensor)' if args.uint8 else 'float32 (ToTensor + Normalize)'}",
         flush=True,
     )
 
@@ -126,6 +138,7 @@ def main():
             # Touch the batch, as a training step would receive it.
             n, channels, height, width = images.shape
             assert (channels, height, width) == (3, 224, 224) and labels.shape == (n,)
+            assert images.dtype == expected_dtype
             total_images += n
             if clock_start is not None:
                 timed_images += n

@@ -1,7 +1,9 @@
 // Copyright 2026 The dataloader Authors.
 #include "core/event_loop.h"
 
+#include <atomic>
 #include <latch>
+#include <memory>
 #include <string>
 
 #include "absl/time/clock.h"
@@ -74,6 +76,25 @@ TEST(EventLoopTest, DestroyingTheLoopDropsPendingCallbacksWithoutRunningThem) {
   }
   EXPECT_FALSE(ran);
   EXPECT_EQ(guard.use_count(), 1);  // The dropped callback released what it held.
+}
+
+// Regression (issue 10, defect 12): the owner of a loop destroyed from one of its callbacks
+// (a pipeline that owns its runtime, destroyed from its ready callback) made ~EventLoop join
+// its own thread and abort.
+TEST(EventLoopTest, DestroyedFromItsOwnCallbackDropsTheRest) {
+  auto loop = std::make_unique<EventLoop>();
+  std::latch done(1);
+  std::atomic<bool> later_ran{false};
+  auto guard = std::make_shared<int>(0);
+  loop->Post([&] {
+    loop->Post([&later_ran, guard] { later_ran = true; });
+    loop.reset();
+    done.count_down();
+  });
+  done.wait();
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_FALSE(later_ran.load());
+  EXPECT_EQ(guard.use_count(), 1);
 }
 
 }  // namespace

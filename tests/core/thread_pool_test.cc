@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <latch>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/core/test_util.h"
 
@@ -79,6 +81,25 @@ TEST(ThreadPoolTest, TakeQueuedReturnsTasksNotStarted) {
   release.Notify();
   queue.reset();  // Waits for nothing: its queued tasks are gone.
   EXPECT_EQ(ran.load(), 0);
+}
+
+// Regression (issue 10, defect 12): the owner of a pool destroyed from one of its tasks made
+// ~ThreadPool join its own thread and abort. Now it joins the others, and that thread ends
+// when the task returns. Its queue may outlive it: nothing submitted runs.
+TEST(ThreadPoolTest, DestroyedFromItsOwnTask) {
+  auto pool = std::make_unique<ThreadPool>(3);
+  std::unique_ptr<ThreadPool::TaskQueue> queue = pool->CreateQueue();
+  std::latch done(1);
+  queue->Submit([&] {
+    pool.reset();
+    done.count_down();
+  });
+  done.wait();
+  std::atomic<int> ran{0};
+  queue->Submit([&] { ++ran; });
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(ran.load(), 0);
+  EXPECT_TRUE(queue->TakeQueued().empty());
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ constexpr char kConfig[] = R"pb(
     stages {
       op: "latency"
       args { key: "millis" value: "5" }
+      concurrency: 1  # Not automatic (16 at once): the epoch must outlast the kills.
     }
     stages { op: "random_brightness" }
     batch_size: 4

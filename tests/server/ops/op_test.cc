@@ -95,6 +95,35 @@ TEST_F(OpTest, NormalizeComputesPerChannelValuesInChw) {
   }
 }
 
+// Every byte value of every channel, in both layouts, with image sizes that exercise both the
+// vectorized blocks and the tail: (x / 255 - mean) / std within float rounding.
+TEST_F(OpTest, NormalizeMatchesTheFormulaForEveryValueAndLayout) {
+  const double mean[] = {0.485, 0.456, 0.406}, std[] = {0.229, 0.224, 0.225};
+  for (const char* layout : {"chw", "hwc"}) {
+    auto op =
+        Make("normalize",
+             {{"mean", "0.485,0.456,0.406"}, {"std", "0.229,0.224,0.225"}, {"layout", layout}});
+    const bool chw = std::string(layout) == "chw";
+    for (auto [h, w] : {std::pair{7, 9}, std::pair{16, 16}, std::pair{17, 13}}) {
+      Sample sample;
+      Tensor image{.name = "image", .dtype = DType::kUint8, .shape = {h, w, 3}, .data = {}};
+      for (int i = 0; i < h * w * 3; ++i) image.data.push_back(static_cast<uint8_t>(i * 7 + i / 3));
+      const std::vector<uint8_t> pixels = image.data;
+      sample.tensors.push_back(std::move(image));
+      absl::StatusOr<Sample> out = Run(*op, std::move(sample));
+      ASSERT_TRUE(out.ok()) << out.status();
+      const float* values = reinterpret_cast<const float*>(out->tensors[0].data.data());
+      for (int p = 0; p < h * w; ++p) {
+        for (int k = 0; k < 3; ++k) {
+          const double expected = (pixels[p * 3 + k] / 255.0 - mean[k]) / std[k];
+          const float got = chw ? values[k * h * w + p] : values[p * 3 + k];
+          EXPECT_NEAR(got, expected, 2e-6) << layout << " pixel " << p << " channel " << k;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(OpTest, NormalizeFailsTheSampleOnAWrongTensor) {
   auto op = Make("normalize", {{"tensor", "label"}});
   absl::Status status = Run(*op, Image(1)).status();

@@ -193,7 +193,7 @@ TEST_F(FailureReporterTest, ThrownAndAsynchronousFailuresAndLoadFailuresAreRepor
   // A sample the dataset cannot load: a synthetic dataset of 40 asked for sample 40+ cannot
   // happen through the plan, so load through StageFailures directly.
   auto load = StageFailureLabels(reporter).Next("load");
-  absl::StatusOr<Sample> missing = load.Loaded(99, absl::OutOfRangeError("no sample 99"));
+  absl::StatusOr<Sample> missing = load.Result(99, absl::OutOfRangeError("no sample 99"));
   EXPECT_TRUE(absl::IsOutOfRange(missing.status()));
   EXPECT_EQ(reporter->reported().back().stage, "load");
   EXPECT_EQ(reporter->reported().back().index, 99);

@@ -5,6 +5,7 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,24 +25,27 @@ std::string Flatten(const grpc::ByteBuffer& bytes) {
   return flat;
 }
 
-CollatedBatch MakeBatch() {
+CollatedBatch MakeBatch(BatchBufferPool& pool) {
   CollatedBatch batch{.sequence = 7, .epoch = 3, .sample_ids = {5, 1, 9}, .tensors = {}};
   batch.tensors.push_back({.name = "image",
                            .dtype = DType::kUint8,
                            .shape = {3, 200, 300},
-                           .data = std::string(3 * 200 * 300, '\0')});
+                           .data = pool.Take(3 * 200 * 300)});
   for (size_t i = 0; i < batch.tensors[0].data.size(); ++i) {
-    batch.tensors[0].data[i] = static_cast<char>(i * 31 + 7);
+    batch.tensors[0].data.data()[i] = static_cast<uint8_t>(i * 31 + 7);
   }
-  batch.tensors.push_back(
-      {.name = "label", .dtype = DType::kInt64, .shape = {3}, .data = std::string(24, 'x')});
+  batch.tensors.push_back({.name = "label",
+                           .dtype = DType::kInt64,
+                           .shape = {3},
+                           .data = BatchBuffer::CopyOf(std::string(24, 'x'))});
   batch.tensors.push_back({.name = "empty", .dtype = DType::kFloat32, .shape = {3, 0}, .data = {}});
   return batch;
 }
 
 TEST(WireBatchTest, ParsesAsTheSameBatch) {
-  CollatedBatch batch = MakeBatch();
-  const std::string image = batch.tensors[0].data;
+  BatchBufferPool pool;
+  CollatedBatch batch = MakeBatch(pool);
+  const std::string image(batch.tensors[0].data.view());
   const grpc::ByteBuffer encoded = EncodeBatch(std::move(batch), "token-bytes");
 
   v1::Batch parsed;
@@ -83,6 +87,29 @@ TEST(WireBatchTest, ParsesAsTheSameBatch) {
   add("label", v1::DTYPE_INT64, {3}, std::string(24, 'x'));
   add("empty", v1::DTYPE_FLOAT32, {3, 0}, "");
   EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+}
+
+// The image's buffer travels inside the message without a copy and goes back to its pool
+// when gRPC releases the slice, for the next batch to reuse.
+TEST(WireBatchTest, BatchBufferReturnsToItsPoolWhenTheMessageIsReleased) {
+  BatchBufferPool pool;
+  {
+    CollatedBatch batch = MakeBatch(pool);
+    const uint8_t* image = batch.tensors[0].data.data();
+    std::optional<grpc::ByteBuffer> encoded(EncodeBatch(std::move(batch), "t"));
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(encoded->Dump(&slices).ok());
+    bool shared = false;
+    for (const grpc::Slice& slice : slices) shared |= slice.begin() == image;
+    EXPECT_TRUE(shared);  // Not copied.
+    slices.clear();
+    EXPECT_EQ(pool.stats().free_buffers, 0);  // Still in the message.
+    encoded.reset();
+  }
+  EXPECT_EQ(pool.stats().free_buffers, 1);
+  CollatedBatch next = MakeBatch(pool);
+  EXPECT_EQ(pool.stats().reused, 1);
+  EXPECT_EQ(pool.stats().free_buffers, 0);
 }
 
 TEST(WireBatchTest, EmptyBatchHasOnlyHeaders) {
