@@ -41,7 +41,10 @@ absl::StatusOr<std::unique_ptr<BasicBatchStream<BatchT>>> BasicBatchStream<Batch
 template <typename BatchT>
 BasicBatchStream<BatchT>::BasicBatchStream(const ClientOptions& options,
                                            v1::StreamBatchesRequest request)
-    : options_(options), request_(std::move(request)), last_token_(request_.resume_token()) {}
+    : options_(options),
+      request_(std::move(request)),
+      last_token_(request_.resume_token()),
+      returned_token_(request_.resume_token()) {}
 
 template <typename BatchT>
 BasicBatchStream<BatchT>::~BasicBatchStream() {

@@ -92,8 +92,9 @@ class BasicBatchStream {
 
   // Times the reader called StreamBatches again after a retryable failure.
   int reconnects() const;
-  // The resume token of the last batch Next() returned (empty before the first): with the
-  // same request fields, it continues the stream in a later BatchStream or process.
+  // The resume token of the last batch Next() returned (before the first: the request's
+  // resume_token): with the same request fields, it continues the stream in a later
+  // BatchStream or process.
   std::string resume_token() const;
 
  private:
