@@ -7,6 +7,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -103,12 +105,14 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
     switch (pipeline.source_case()) {
       case v1::PipelineConfig::kSynthetic: {
         const v1::SyntheticSource& source = pipeline.synthetic();
-        absl::StatusOr<SyntheticImageDataset> synthetic =
-            SyntheticImageDataset::Create({.num_samples = or_default(source.num_samples(), 1024),
-                                           .height = or_default(source.height(), 32),
-                                           .width = or_default(source.width(), 32),
-                                           .channels = or_default(source.channels(), 3),
-                                           .num_classes = or_default(source.num_classes(), 10)});
+        absl::StatusOr<SyntheticImageDataset> synthetic = SyntheticImageDataset::Create(
+            {.num_samples = or_default(source.num_samples(), 1024),
+             .height = or_default(source.height(), 32),
+             .width = or_default(source.width(), 32),
+             .channels = or_default(source.channels(), 3),
+             .num_classes = or_default(source.num_classes(), 10),
+             .distinct_samples =
+                 static_cast<int64_t>(std::min<uint64_t>(source.distinct_samples(), INT64_MAX))});
         if (!synthetic.ok()) return invalid(synthetic.status().message());
         dataset = std::make_shared<const SyntheticImageDataset>(*std::move(synthetic));
         break;
