@@ -57,9 +57,9 @@ ABSL_FLAG(bool, json, false,
           "Print the summary as one JSON object on stdout (batches, samples, bytes, seconds, "
           "samples_per_second, mb_per_second, reconnects, status) instead of a line.");
 ABSL_FLAG(bool, verify, false,
-          "Check that sequences run 0..n-1 and that every tensor matches the pipeline's "
-          "TensorSpec (name, dtype, shape; fewer rows allowed) and its data size; exit 3 on a "
-          "mismatch.");
+          "Check that sequences run 0..n-1, that every batch has samples and that every "
+          "tensor matches the pipeline's TensorSpec (name, dtype, shape; fewer rows allowed) "
+          "and its data size; exit 3 on a mismatch.");
 
 namespace {
 
@@ -135,7 +135,12 @@ std::string Mismatch(const v1::Batch& batch, uint64_t index, uint64_t replicas,
   if (batch.sequence() != index / replicas) {
     return absl::StrCat(where, "sequence ", batch.sequence(), ", expected ", index / replicas);
   }
-  if (batch.sample_ids_size() == 0 && batch.tensors_size() == 0) return "";  // All failed.
+  // A batch whose every sample failed is valid on the wire, but a stream of them is what a
+  // broken pipeline sends: verification fails on it rather than call the stream OK.
+  if (batch.sample_ids_size() == 0) {
+    return absl::StrCat(where, "no samples (every sample of the batch failed, or the server ",
+                        "sent an empty batch)");
+  }
   if (batch.tensors_size() != info.tensors_size()) {
     return absl::StrCat(where, batch.tensors_size(), " tensors, the pipeline lists ",
                         info.tensors_size());

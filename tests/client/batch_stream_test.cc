@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -480,6 +481,26 @@ TEST(ClientBinaryTest, JsonVerifiedRunAndAFailingRun) {
       RunToExit({DL_CLIENT_BINARY, "--target=" + server.target(), "--pipeline=nope"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.output, HasSubstr("NOT_FOUND: unknown pipeline 'nope'"));
+}
+
+// A pipeline whose every sample fails streams empty batches: --verify must not call it OK.
+TEST(ClientBinaryTest, VerifyFailsOnABatchWithoutSamples) {
+  char dir[] = "/tmp/client_binary_test_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string config = std::string(dir) + "/config.textproto";
+  {
+    std::FILE* file = std::fopen(config.c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    std::fputs(kConfig, file);
+    std::fclose(file);
+  }
+  ServerProcess server({"--config=" + config});
+  RunResult run = RunToExit(
+      {DL_CLIENT_BINARY, "--target=" + server.target(), "--pipeline=broken", "--verify", "--json"});
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("VERIFY_FAILED: batch 0: no samples"));
+  std::remove(config.c_str());
+  rmdir(dir);
 }
 
 }  // namespace
