@@ -201,6 +201,7 @@ class NativeStream {
   // Cancels the call and joins the reader thread, without holding the GIL meanwhile.
   void Close() {
     if (stream_ == nullptr) return;
+    closed_reconnects_ = stream_->reconnects();
     std::unique_ptr<ReceivedBatchStream> stream = std::move(stream_);
     if (PyGILState_Check()) {
       py::gil_scoped_release release;
@@ -208,12 +209,15 @@ class NativeStream {
     }
   }
 
-  int reconnects() const { return stream_ == nullptr ? 0 : stream_->reconnects(); }
+  int reconnects() const {
+    return stream_ == nullptr ? closed_reconnects_ : stream_->reconnects();
+  }
   uint64_t copied_bytes() const { return copied_bytes_; }
   uint64_t wire_bytes() const { return wire_bytes_; }
 
  private:
   std::unique_ptr<ReceivedBatchStream> stream_;
+  int closed_reconnects_ = 0;  // reconnects() once closed.
   uint64_t copied_bytes_ = 0;  // Of the batches returned (see ReceivedBatch::copied_bytes).
   uint64_t wire_bytes_ = 0;
 };
