@@ -35,6 +35,7 @@ import contextlib
 import os
 import warnings
 
+import numpy as np
 import torch
 import torch.utils.data
 
@@ -189,6 +190,9 @@ class _DeviceFeeder:
 
 
 def _as_torch(array, dtype_name):
+    if dtype_name == "bfloat16":
+        # The raw bits, carried as uint16, which torch cannot take: reinterpreted, no copy.
+        array = array.view(np.int16)
     if not array.flags.writeable:
         # The pure-Python backend's arrays are views of immutable received bytes; torch warns
         # about read-only arrays, but nothing here writes to them.
@@ -198,7 +202,7 @@ def _as_torch(array, dtype_name):
     else:
         tensor = torch.from_numpy(array)
     if dtype_name == "bfloat16":
-        tensor = tensor.view(torch.bfloat16)  # The raw bits, carried as uint16.
+        tensor = tensor.view(torch.bfloat16)
     return tensor
 
 
