@@ -7,7 +7,8 @@
 //                                shard_count, epoch, seed, resume_token, max_batches,
 //                                prefetch, max_retries, initial_backoff_s, max_backoff_s)
 //   while (item := stream.next()) is not None:
-//       sequence, epoch, resume_token, sample_ids, tensors = item  # tensors: [(name, dtype, array)]
+//       sequence, epoch, resume_token, sample_ids, tensors = item  # tensors: [(name, dtype,
+//       array)]
 //
 // Receiving, parsing, reconnecting and prefetching run on the C++ stream's reader thread,
 // which never takes the GIL; next() releases the GIL while it waits. The arrays are numpy
@@ -44,8 +45,8 @@ namespace {
 
 // A Python str from bytes that should be UTF-8 but come from the network.
 py::str Text(const std::string& bytes) {
-  PyObject* text = PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()),
-                                        "replace");
+  PyObject* text =
+      PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "replace");
   if (text == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(text);
 }
@@ -53,8 +54,8 @@ py::str Text(const std::string& bytes) {
 // Raises dataloader_client.DataLoaderError(code, message); absl's codes are gRPC's.
 [[noreturn]] void Raise(const absl::Status& status) {
   py::object error = py::module_::import("dataloader_client._errors").attr("DataLoaderError");
-  py::tuple args = py::make_tuple(static_cast<int>(status.code()),
-                                  Text(std::string(status.message())));
+  py::tuple args =
+      py::make_tuple(static_cast<int>(status.code()), Text(std::string(status.message())));
   PyErr_SetObject(error.ptr(), args.ptr());
   throw py::error_already_set();
 }
@@ -128,13 +129,12 @@ py::tuple ToPython(ReceivedBatch received) {
   auto batch = std::make_shared<const ReceivedBatch>(std::move(received));
   py::list tensors;
   for (const ReceivedTensor& tensor : batch->tensors()) {
-    tensors.append(py::make_tuple(Text(tensor.name), static_cast<int>(tensor.dtype),
-                                  ArrayOver(batch, tensor.data.data(), tensor.dtype,
-                                            tensor.shape)));
+    tensors.append(
+        py::make_tuple(Text(tensor.name), static_cast<int>(tensor.dtype),
+                       ArrayOver(batch, tensor.data.data(), tensor.dtype, tensor.shape)));
   }
-  py::array sample_ids =
-      ArrayOver(batch, batch->sample_ids().data(), v1::DTYPE_INT64,
-                {static_cast<int64_t>(batch->sample_ids().size())});
+  py::array sample_ids = ArrayOver(batch, batch->sample_ids().data(), v1::DTYPE_INT64,
+                                   {static_cast<int64_t>(batch->sample_ids().size())});
   return py::make_tuple(batch->sequence(), batch->epoch(), py::bytes(batch->resume_token()),
                         std::move(sample_ids), std::move(tensors));
 }
@@ -209,9 +209,7 @@ class NativeStream {
     }
   }
 
-  int reconnects() const {
-    return stream_ == nullptr ? closed_reconnects_ : stream_->reconnects();
-  }
+  int reconnects() const { return stream_ == nullptr ? closed_reconnects_ : stream_->reconnects(); }
   uint64_t copied_bytes() const { return copied_bytes_; }
   uint64_t wire_bytes() const { return wire_bytes_; }
 
@@ -261,8 +259,8 @@ py::tuple ParseBatch(const py::bytes& message, const std::vector<size_t>& cuts) 
   size_t start = 0;
   for (size_t cut : cuts) {
     if (cut < start || cut > bytes.size()) {
-      throw py::value_error(absl::StrCat("cut ", cut, " is outside [", start, ", ",
-                                         bytes.size(), "]"));
+      throw py::value_error(
+          absl::StrCat("cut ", cut, " is outside [", start, ", ", bytes.size(), "]"));
     }
     slices.emplace_back(bytes.substr(start, cut - start));
     start = cut;
@@ -301,9 +299,9 @@ PYBIND11_MODULE(_native, module) {
       .def(py::init<const std::string&, std::vector<std::string>, const py::dict&,
                     const std::string&, uint32_t, uint32_t, uint64_t, uint64_t, const py::bytes&,
                     uint64_t, int, int, double, double>(),
-           py::arg("target"), py::arg("failover_targets"), py::arg("security"),
-           py::arg("pipeline"), py::arg("shard_index"), py::arg("shard_count"), py::arg("epoch"),
-           py::arg("seed"), py::arg("resume_token"), py::arg("max_batches"), py::arg("prefetch"),
+           py::arg("target"), py::arg("failover_targets"), py::arg("security"), py::arg("pipeline"),
+           py::arg("shard_index"), py::arg("shard_count"), py::arg("epoch"), py::arg("seed"),
+           py::arg("resume_token"), py::arg("max_batches"), py::arg("prefetch"),
            py::arg("max_retries"), py::arg("initial_backoff_s"), py::arg("max_backoff_s"))
       .def("next", &NativeStream::Next)
       .def("cancel", &NativeStream::Cancel)
