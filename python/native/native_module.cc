@@ -169,7 +169,7 @@ class NativeStream {
       stream = ReceivedBatchStream::Open(options, std::move(request));
     }
     if (!stream.ok()) Raise(stream.status());
-    stream_ = *std::move(stream);
+    stream_ = std::shared_ptr<ReceivedBatchStream>(*std::move(stream));
   }
 
   NativeStream(const NativeStream&) = delete;
@@ -179,11 +179,15 @@ class NativeStream {
 
   // The next batch as a tuple, None at the clean end; raises DataLoaderError.
   py::object Next() {
-    if (stream_ == nullptr) Raise(absl::CancelledError("the batch stream was closed"));
+    // A reference of its own: close() from another thread while this one waits without the
+    // GIL cancels the stream, and the last of the two to let go destroys it.
+    std::shared_ptr<ReceivedBatchStream> stream = stream_;
+    if (stream == nullptr) Raise(absl::CancelledError("the batch stream was closed"));
     absl::StatusOr<std::optional<ReceivedBatch>> next;
     {
       py::gil_scoped_release release;
-      next = stream_->Next();
+      next = stream->Next();
+      stream.reset();  // Joins the reader thread if close() came meanwhile: not under the GIL.
     }
     if (!next.ok()) Raise(next.status());
     if (!next->has_value()) return py::none();
@@ -193,20 +197,21 @@ class NativeStream {
   }
 
   void Cancel() {
-    if (stream_ == nullptr) return;
+    std::shared_ptr<ReceivedBatchStream> stream = stream_;
+    if (stream == nullptr) return;
     py::gil_scoped_release release;
-    stream_->Cancel();
+    stream->Cancel();
   }
 
-  // Cancels the call and joins the reader thread, without holding the GIL meanwhile.
+  // Cancels the call and joins the reader thread (unless a next() in another thread still
+  // holds the stream: then that thread does), without holding the GIL meanwhile.
   void Close() {
     if (stream_ == nullptr) return;
     closed_reconnects_ = stream_->reconnects();
-    std::unique_ptr<ReceivedBatchStream> stream = std::move(stream_);
-    if (PyGILState_Check()) {
-      py::gil_scoped_release release;
-      stream.reset();
-    }
+    std::shared_ptr<ReceivedBatchStream> stream = std::move(stream_);
+    py::gil_scoped_release release;
+    stream->Cancel();
+    stream.reset();
   }
 
   int reconnects() const { return stream_ == nullptr ? closed_reconnects_ : stream_->reconnects(); }
@@ -214,7 +219,8 @@ class NativeStream {
   uint64_t wire_bytes() const { return wire_bytes_; }
 
  private:
-  std::unique_ptr<ReceivedBatchStream> stream_;
+  // Touched with the GIL held only.
+  std::shared_ptr<ReceivedBatchStream> stream_;
   int closed_reconnects_ = 0;  // reconnects() once closed.
   uint64_t copied_bytes_ = 0;  // Of the batches returned (see ReceivedBatch::copied_bytes).
   uint64_t wire_bytes_ = 0;

@@ -276,10 +276,11 @@ def test_leaving_the_with_block_or_breaking_cancels(make_server, backend):
     assert server.metric("dataloader_streams_active") == 0
 
 
-def test_cancel_from_another_thread_wakes_a_blocked_reader(server, backend):
+@pytest.mark.parametrize("how", ["cancel", "close"])
+def test_cancel_from_another_thread_wakes_a_blocked_reader(server, backend, how):
     stream = dl.Client(server.target, backend=backend).stream("slow")
     stream.next()
-    timer = threading.Timer(0.2, stream.cancel)
+    timer = threading.Timer(0.2, getattr(stream, how))
     timer.start()
     with pytest.raises(DataLoaderError) as error:
         for _ in stream:
