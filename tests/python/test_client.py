@@ -1,7 +1,7 @@
 # Copyright 2026 The dataloader Authors.
 """dataloader_client (both backends) against real dataloader_server processes."""
 
-import collections
+import os
 import threading
 import time
 
@@ -10,7 +10,7 @@ import pytest
 
 import dataloader_client as dl
 from dataloader_client import DataLoaderError, StatusCode, _wire
-from conftest import BACKENDS, free_port
+from conftest import BACKENDS, REPO, free_port
 
 SMALL_SAMPLES = 103
 SMALL_BATCH = 8
@@ -451,3 +451,46 @@ def test_resolve_replicas_lists_and_dns_names(backend):
         with pytest.raises(DataLoaderError) as error:
             dl.resolve_replicas(spec, backend=backend)
         assert error.value.code == code
+
+
+TLS = os.path.join(REPO, "tests", "data", "tls")
+
+
+def test_tls_mutual_tls_and_bearer_tokens(make_server, tmp_path, backend):
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    server = make_server(flags=[f"--tls_cert_file={TLS}/server.pem",
+                                f"--tls_key_file={TLS}/server.key",
+                                f"--tls_client_ca_file={TLS}/ca.pem",
+                                f"--auth_token_file={token}"])
+    secure = dict(tls_ca_file=f"{TLS}/ca.pem", tls_cert_file=f"{TLS}/client.pem",
+                  tls_key_file=f"{TLS}/client.key", backend=backend, max_retries=0)
+    ok = dl.Client(server.target, auth_token="s3cret", **secure)
+    assert [p.name for p in ok.list_pipelines()][0] == "big"
+    assert len(read_all(ok.stream("small", max_batches=2))) == 2
+    by_file = dl.Client(f"localhost:{server.port}", auth_token_file=str(token), **secure)
+    assert len(read_all(by_file.stream("small", max_batches=1))) == 1
+
+    def fails(client):
+        with pytest.raises(DataLoaderError) as error:
+            read_all(client.stream("small", max_batches=1))
+        return error.value
+
+    wrong = fails(dl.Client(server.target, auth_token="nope", **secure))
+    assert wrong.code == StatusCode.UNAUTHENTICATED and "invalid bearer token" in wrong.message
+    missing = fails(dl.Client(server.target, **secure))
+    assert missing.code == StatusCode.UNAUTHENTICATED
+    # Without the client certificate the handshake fails: the connection, not the call.
+    no_certificate = fails(dl.Client(server.target, tls_ca_file=f"{TLS}/ca.pem",
+                                     auth_token="s3cret", backend=backend, max_retries=0))
+    assert no_certificate.code == StatusCode.UNAVAILABLE
+    # A server certificate from another CA is not trusted.
+    other_ca = fails(dl.Client(server.target, tls_ca_file=f"{TLS}/other_ca.pem",
+                               tls_cert_file=f"{TLS}/client.pem",
+                               tls_key_file=f"{TLS}/client.key", auth_token="s3cret",
+                               backend=backend, max_retries=0))
+    assert other_ca.code == StatusCode.UNAVAILABLE
+    # Plaintext is refused to a non-loopback target unless asked for.
+    with pytest.raises(DataLoaderError) as error:
+        dl.Client("10.0.0.1:50051", tls_cert_file=f"{TLS}/client.pem", backend=backend)
+    assert error.value.code == StatusCode.INVALID_ARGUMENT
