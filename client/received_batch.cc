@@ -212,9 +212,11 @@ class ReceivedBatchParser {
     }
     const grpc::Slice& slice = *chunks_[chunk_];
     const uint8_t* start = slice.begin() + offset_;
-    // An inlined slice (no refcount) keeps its bytes inside the grpc_slice object itself,
-    // which moves with the vector's elements' storage only by luck: never point into it.
-    const bool referenced = slice.c_slice().refcount != nullptr;
+    // An inlined (small) slice keeps its bytes inside the grpc::Slice object itself, which
+    // moves when the vector of slices does: never point into it. (Slice::c_slice() would
+    // tell, but it takes a reference.)
+    const auto* object = reinterpret_cast<const uint8_t*>(&slice);
+    const bool referenced = start < object || start >= object + sizeof(grpc::Slice);
     if (referenced && length <= slice.size() - offset_ &&
         reinterpret_cast<uintptr_t>(start) % std::max<size_t>(element_size, 1) == 0) {
       Skip(length);

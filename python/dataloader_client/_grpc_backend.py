@@ -40,8 +40,9 @@ def _channel(target, security, initial_backoff=0.1, max_backoff=5.0):
         # A channel of its own (a reconnect must not inherit a broken connection's backoff;
         # sub-streams must not share one HTTP/2 connection).
         ("grpc.use_local_subchannel_pool", 1),
+        # Not grpc.min_reconnect_backoff_ms: gRPC takes it as the minimum time a connection
+        # attempt is given too (default 20 s), which a short backoff would cut.
         ("grpc.initial_reconnect_backoff_ms", millis(initial_backoff)),
-        ("grpc.min_reconnect_backoff_ms", millis(initial_backoff)),
         ("grpc.max_reconnect_backoff_ms", millis(max_backoff)),
     ]
     if tls:

@@ -131,6 +131,46 @@ TEST(ReceivedBatchTest, ContiguousBytesAreViewedAndSplitOnesCopiedOnce) {
   ExpectSame(*split, batch);
 }
 
+// The batch holds the received slices while it lives (its views point into them) and lets
+// go of them, all of them, when it dies: gRPC's memory is not leaked.
+TEST(ReceivedBatchTest, ReleasesTheSlicesWithTheBatch) {
+  v1::Batch batch;
+  v1::Tensor* image = batch.add_tensors();
+  image->set_name("image");
+  image->set_dtype(v1::DTYPE_UINT8);
+  image->add_shape(100);
+  image->set_data(std::string(100, 'x'));
+  const std::string bytes = batch.SerializeAsString();
+  static int released = 0;
+  released = 0;
+  auto tracked = [&bytes](size_t begin, size_t end) {
+    auto* copy = new std::string(bytes.substr(begin, end - begin));
+    return grpc::Slice(
+        copy->data(), copy->size(),
+        [](void* owner) {
+          ++released;
+          delete static_cast<std::string*>(owner);
+        },
+        copy);
+  };
+  {
+    std::vector<grpc::Slice> slices;
+    slices.push_back(tracked(0, 10));
+    slices.push_back(tracked(10, bytes.size()));
+    absl::StatusOr<ReceivedBatch> parsed = ReceivedBatch::Parse(std::move(slices));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->copied_bytes(), 0u);  // The payload is a view of the second slice.
+    EXPECT_EQ(released, 0);
+  }
+  EXPECT_EQ(released, 2);
+  {
+    std::vector<grpc::Slice> slices;
+    slices.push_back(tracked(0, bytes.size() - 1));  // Truncated: refused.
+    EXPECT_FALSE(ReceivedBatch::Parse(std::move(slices)).ok());
+  }
+  EXPECT_EQ(released, 3);
+}
+
 TEST(ReceivedBatchTest, UnknownFieldsAndUnpackedRepeatedFieldsAreRead) {
   v1::Batch batch;
   batch.set_sequence(5);
