@@ -190,7 +190,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="python_client_benchmark_")
     config = os.path.join(workdir, "config.textproto")
     with open(config, "w") as file:
-        file.write(CONFIG.format(samples=64 * max(args.batches, 100)))
+        # Room for --batches full batches in each of 4 sub-shards (mode d).
+        file.write(CONFIG.format(samples=64 * 4 * max(args.batches, 100)))
     server = Server(args.build_dir, config, args.threads)
     modes = {
         "a": ("C++ client (dataloader_client)", lambda: run_cpp(args, server.target)),
