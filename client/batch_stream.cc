@@ -43,6 +43,9 @@ BasicBatchStream<BatchT>::BasicBatchStream(const ClientOptions& options,
                                            v1::StreamBatchesRequest request)
     : options_(options),
       request_(std::move(request)),
+      // A batch being parsed, the prefetched ones and the caller's come and go: this many
+      // idle buffers cover the steady state without holding much more.
+      buffer_pool_(BufferPool::Create(static_cast<size_t>(options.prefetch) + 2)),
       last_token_(request_.resume_token()),
       returned_token_(request_.resume_token()) {}
 
@@ -162,6 +165,7 @@ grpc::Status BasicBatchStream<BatchT>::ReadOnce(grpc::Channel& channel, bool& re
       grpc::internal::ClientReaderFactory<BatchT>::Create(&channel, method, &context, request));
   grpc::Status broken;
   BatchT batch;
+  AttachBufferPool(batch, buffer_pool_);
   while (reader->Read(&batch)) {
     if (absl::Status parsed = ParseStatusOf(batch); !parsed.ok()) {
       // Not retried: the same server would send the same bytes again.
@@ -197,6 +201,7 @@ grpc::Status BasicBatchStream<BatchT>::ReadOnce(grpc::Channel& channel, bool& re
     if (cancelled_) break;  // Cancel() has cancelled the call already.
     queue_.push_back(std::move(batch));
     batch = BatchT();
+    AttachBufferPool(batch, buffer_pool_);
   }
   grpc::Status status = reader->Finish();
   absl::MutexLock lock(&mu_);

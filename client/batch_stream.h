@@ -111,6 +111,10 @@ class BasicBatchStream {
   const ClientOptions options_;
   const v1::StreamBatchesRequest request_;
 
+  // Where ReceivedBatch copies its payloads: the buffers of the batches the caller has let go
+  // of are reused (see client/buffer_pool.h). Unused for v1::Batch.
+  const std::shared_ptr<BufferPool> buffer_pool_;
+
   // Touched by the reader thread only.
   std::string last_token_;
   // The sequence the next batch must have (unknown before the first batch of a stream opened

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <optional>
 #include <utility>
 
@@ -12,10 +11,6 @@
 #include "google/protobuf/stubs/common.h"
 
 namespace dataloader::client {
-
-void ReceivedBatch::AlignedDelete::operator()(uint8_t* p) const {
-  ::operator delete[](p, std::align_val_t(64));
-}
 
 namespace {
 
@@ -44,9 +39,13 @@ constexpr int kMaxDepth = 100;
 // byte; the payloads are taken as views when they lie in one slice.
 class ReceivedBatchParser {
  public:
-  explicit ReceivedBatchParser(ReceivedBatch& batch) : batch_(batch) {
-    for (const grpc::Slice& slice : batch.slices_) {
-      if (slice.size() > 0) chunks_.push_back(&slice);
+  ReceivedBatchParser(ReceivedBatch& batch, const std::shared_ptr<BufferPool>& pool)
+      : batch_(batch), pool_(pool) {
+    for (grpc::Slice& slice : batch.slices_) {
+      if (slice.size() > 0) {
+        chunks_.push_back(&slice);
+        viewed_.push_back(false);
+      }
       total_ += slice.size();
     }
     batch.wire_bytes_ = total_;
@@ -79,7 +78,18 @@ class ReceivedBatchParser {
         return s;
       }
     }
+    ReleaseUnviewedSlices();
     return absl::OkStatus();
+  }
+
+  // Gives gRPC back, now, the slices no tensor points into: their bytes were copied or are
+  // headers. A batch then holds its payload once, not once copied plus once received, for as
+  // long as the trainer keeps it.
+  void ReleaseUnviewedSlices() {
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      if (!viewed_[i]) *chunks_[i] = grpc::Slice();
+    }
+    chunks_.clear();
   }
 
  private:
@@ -219,11 +229,12 @@ class ReceivedBatchParser {
     const bool referenced = start < object || start >= object + sizeof(grpc::Slice);
     if (referenced && length <= slice.size() - offset_ &&
         reinterpret_cast<uintptr_t>(start) % std::max<size_t>(element_size, 1) == 0) {
+      viewed_[chunk_] = true;
       Skip(length);
       return absl::Span<const uint8_t>(start, length);
     }
-    std::unique_ptr<uint8_t[], ReceivedBatch::AlignedDelete> copy(
-        static_cast<uint8_t*>(::operator new[](length, std::align_val_t(64))));
+    BufferPool::Buffer copy =
+        pool_ != nullptr ? pool_->Acquire(length) : BufferPool::Allocate(length);
     uint8_t* out = copy.get();
     ForEachPiece(length, [&](const uint8_t* p, size_t n) {
       std::memcpy(out, p, n);
@@ -336,7 +347,9 @@ class ReceivedBatchParser {
   }
 
   ReceivedBatch& batch_;
-  std::vector<const grpc::Slice*> chunks_;  // The non-empty slices.
+  const std::shared_ptr<BufferPool>& pool_;
+  std::vector<grpc::Slice*> chunks_;  // The non-empty slices.
+  std::vector<bool> viewed_;          // Per chunk: a tensor's data points into it.
   uint64_t total_ = 0;
   // The read position: absolute, and as (chunk, offset within it).
   uint64_t position_ = 0;
@@ -346,10 +359,11 @@ class ReceivedBatchParser {
   uint64_t limit_ = 0;
 };
 
-absl::StatusOr<ReceivedBatch> ReceivedBatch::Parse(std::vector<grpc::Slice> slices) {
+absl::StatusOr<ReceivedBatch> ReceivedBatch::Parse(std::vector<grpc::Slice> slices,
+                                                   const std::shared_ptr<BufferPool>& pool) {
   ReceivedBatch batch;
   batch.slices_ = std::move(slices);
-  ReceivedBatchParser parser(batch);
+  ReceivedBatchParser parser(batch, pool);
   if (absl::Status status = parser.ParseBatch(); !status.ok()) return status;
   return batch;
 }
@@ -369,7 +383,7 @@ Status SerializationTraits<dataloader::client::ReceivedBatch>::Deserialize(
     return Status::OK;
   }
   absl::StatusOr<dataloader::client::ReceivedBatch> parsed =
-      dataloader::client::ReceivedBatch::Parse(std::move(slices));
+      dataloader::client::ReceivedBatch::Parse(std::move(slices), batch->buffer_pool());
   if (parsed.ok()) {
     *batch = *std::move(parsed);
   } else {

@@ -10,12 +10,13 @@
 //   }
 //
 // Why not v1::Batch: parsing into a protobuf message always copies every payload into a
-// std::string, even when gRPC received it in one piece. A ReceivedBatch keeps the received
-// slices (reference-counted gRPC memory) and points into them: a tensor whose bytes lie in
-// one slice, aligned for its element type, is not copied at all; one that spans slices is
-// copied once, into a 64-byte-aligned buffer the batch owns. So each payload is copied at
-// most once after gRPC hands it over. The Python extension exposes these bytes as numpy
-// arrays that keep the batch alive.
+// std::string, even when gRPC received it in one piece. A ReceivedBatch points into the
+// received slices (reference-counted gRPC memory) and keeps those it points into: a tensor
+// whose bytes lie in one slice, aligned for its element type, is not copied at all; one that spans
+// slices is copied once, into a 64-byte-aligned buffer the batch owns (from its stream's
+// BufferPool, so that the next batch reuses it). So each payload is copied at most once after gRPC
+// hands it over. The Python extension exposes these bytes as numpy arrays that keep the batch
+// alive.
 //
 // Every tensor is checked while parsing (a known dtype, dimensions >= 0, exactly
 // product(shape) * element size bytes): a view built from ReceivedTensor::data never reads
@@ -38,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "client/buffer_pool.h"
 #include "dataloader/v1/data_loader.pb.h"
 
 namespace dataloader::client {
@@ -65,8 +67,10 @@ class ReceivedBatch {
 
   // Parses a serialized v1::Batch held in `slices`, in order. InvalidArgument naming what is
   // malformed (truncated field, bad varint, wire type, tensor whose data does not fit its
-  // dtype and shape). Unknown fields are skipped, as protobuf does.
-  static absl::StatusOr<ReceivedBatch> Parse(std::vector<grpc::Slice> slices);
+  // dtype and shape). Unknown fields are skipped, as protobuf does. Copies go to buffers
+  // from `pool` (null: buffers of their own).
+  static absl::StatusOr<ReceivedBatch> Parse(std::vector<grpc::Slice> slices,
+                                             const std::shared_ptr<BufferPool>& pool = nullptr);
 
   uint64_t sequence() const { return sequence_; }
   uint64_t epoch() const { return epoch_; }
@@ -85,10 +89,12 @@ class ReceivedBatch {
   const absl::Status& parse_status() const { return parse_status_; }
   void set_parse_status(absl::Status status) { parse_status_ = std::move(status); }
 
+  // The pool the gRPC deserializer takes copy buffers from when it fills this (empty)
+  // batch; set by the stream before each read.
+  const std::shared_ptr<BufferPool>& buffer_pool() const { return buffer_pool_; }
+  void set_buffer_pool(std::shared_ptr<BufferPool> pool) { buffer_pool_ = std::move(pool); }
+
  private:
-  struct AlignedDelete {
-    void operator()(uint8_t* p) const;
-  };
   friend class ReceivedBatchParser;
 
   uint64_t sequence_ = 0;
@@ -99,20 +105,26 @@ class ReceivedBatch {
   size_t copied_bytes_ = 0;
   size_t wire_bytes_ = 0;
   absl::Status parse_status_;
-  // What the tensors' data point into. Only the vectors' buffers are referenced (never
-  // an element's address), so moving the batch keeps the views valid.
+  // What the tensors' data point into (the slices nothing points into are released after
+  // parsing). Only the vectors' buffers are referenced (never an element's address), so
+  // moving the batch keeps the views valid.
   std::vector<grpc::Slice> slices_;
-  std::vector<std::unique_ptr<uint8_t[], AlignedDelete>> copies_;
+  std::vector<BufferPool::Buffer> copies_;
+  std::shared_ptr<BufferPool> buffer_pool_;
 };
 
 // The sequence and resume token BatchStream reads from each message (overloads for both of
-// the stream's message types), and whether the message is usable.
+// the stream's message types), whether the message is usable, and where its copies go.
 inline uint64_t SequenceOf(const ReceivedBatch& batch) { return batch.sequence(); }
 inline const std::string& ResumeTokenOf(const ReceivedBatch& batch) { return batch.resume_token(); }
 inline absl::Status ParseStatusOf(const ReceivedBatch& batch) { return batch.parse_status(); }
+inline void AttachBufferPool(ReceivedBatch& batch, const std::shared_ptr<BufferPool>& pool) {
+  batch.set_buffer_pool(pool);
+}
 inline uint64_t SequenceOf(const v1::Batch& batch) { return batch.sequence(); }
 inline const std::string& ResumeTokenOf(const v1::Batch& batch) { return batch.resume_token(); }
 inline absl::Status ParseStatusOf(const v1::Batch&) { return absl::OkStatus(); }
+inline void AttachBufferPool(v1::Batch&, const std::shared_ptr<BufferPool>&) {}
 
 }  // namespace dataloader::client
 

@@ -131,8 +131,9 @@ TEST(ReceivedBatchTest, ContiguousBytesAreViewedAndSplitOnesCopiedOnce) {
   ExpectSame(*split, batch);
 }
 
-// The batch holds the received slices while it lives (its views point into them) and lets
-// go of them, all of them, when it dies: gRPC's memory is not leaked.
+// The batch holds the received slices its views point into while it lives, gives back the
+// others once parsed, and lets go of all when it dies: gRPC's memory is not leaked or held
+// twice.
 TEST(ReceivedBatchTest, ReleasesTheSlicesWithTheBatch) {
   v1::Batch batch;
   v1::Tensor* image = batch.add_tensors();
@@ -159,8 +160,8 @@ TEST(ReceivedBatchTest, ReleasesTheSlicesWithTheBatch) {
     slices.push_back(tracked(10, bytes.size()));
     absl::StatusOr<ReceivedBatch> parsed = ReceivedBatch::Parse(std::move(slices));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
-    EXPECT_EQ(parsed->copied_bytes(), 0u);  // The payload is a view of the second slice.
-    EXPECT_EQ(released, 0);
+    EXPECT_EQ(parsed->copied_bytes(), 0u);  // The payload is a view of the second slice,
+    EXPECT_EQ(released, 1);                 // which is kept; the headers' slice is not.
   }
   EXPECT_EQ(released, 2);
   {
@@ -169,6 +170,34 @@ TEST(ReceivedBatchTest, ReleasesTheSlicesWithTheBatch) {
     EXPECT_FALSE(ReceivedBatch::Parse(std::move(slices)).ok());
   }
   EXPECT_EQ(released, 3);
+}
+
+TEST(ReceivedBatchTest, CopiesGoToPooledBuffersReusedByTheNextBatch) {
+  v1::Batch batch;
+  batch.set_sequence(1);
+  v1::Tensor* image = batch.add_tensors();
+  image->set_name("image");
+  image->set_dtype(v1::DTYPE_UINT8);
+  image->add_shape(4);
+  image->add_shape(1000);
+  image->set_data(std::string(4000, 'p'));
+  batch.set_resume_token("token");
+  const std::string bytes = batch.SerializeAsString();
+  std::shared_ptr<BufferPool> pool = BufferPool::Create(2);
+  const uint8_t* first = nullptr;
+  {
+    absl::StatusOr<ReceivedBatch> parsed =
+        ReceivedBatch::Parse(Cut(bytes, {bytes.size() - 10}), pool);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->copied_bytes(), 4000u);
+    first = parsed->tensors()[0].data.data();
+    ExpectSame(*parsed, batch);
+  }
+  EXPECT_EQ(pool->free_buffers(), 1u);  // Given back when the batch died.
+  absl::StatusOr<ReceivedBatch> next = ReceivedBatch::Parse(Cut(bytes, {bytes.size() - 20}), pool);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->tensors()[0].data.data(), first);
+  ExpectSame(*next, batch);
 }
 
 TEST(ReceivedBatchTest, UnknownFieldsAndUnpackedRepeatedFieldsAreRead) {
