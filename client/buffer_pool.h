@@ -8,10 +8,10 @@
 //   ...                                               // destroying it gives it back
 //
 // Why: a stream's batches are the same size, tens of MB, one after the other. A fresh
-// allocation for each is handed back to the kernel by malloc and faults every page in again
-// on the next batch: measured with 4 streams, about one page fault per 4 KiB received and
-// twice the CPU time per byte of one stream. A buffer given back to the pool is handed out
-// again, its pages still mapped.
+// allocation for each is often handed back to the kernel by malloc and its pages faulted in
+// again by the next batch's copy; a buffer given back to the pool is handed out again with
+// its pages still mapped. Measured (perf stat, the Python client's native backend, 150
+// batches of 9.6 MB on the 2-core VM): the client's CPU time fell from 5.6-5.8 s to 3.6-4.9 s.
 //
 // Thread-safe: buffers are acquired on a stream's reader thread and given back wherever the
 // last user of the batch lets go of it (the Python thread, for the extension). A buffer may
