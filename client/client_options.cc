@@ -59,8 +59,11 @@ std::shared_ptr<grpc::Channel> CreateClientChannel(const ClientOptions& options)
     return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
   };
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, millis(options.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, millis(options.max_backoff));
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also takes it as the minimum time a
+  // connection attempt is given (default 20 s); set to initial_backoff (100 ms), a server
+  // slower than that to complete the HTTP/2 handshake (a loaded machine) could never be
+  // reached.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       CreateSecureChannel(options.target, options.security, args);
   if (channel.ok()) return *std::move(channel);

@@ -37,12 +37,18 @@ ABSL_FLAG(std::string, replicas, "",
           "disjoint part, merged in a deterministic order (HOST:PORT,HOST:PORT,... or "
           "dns:NAME:PORT for every address of a headless Service). Overrides --target; every "
           "rank must see the same replicas.");
+ABSL_FLAG(int, streams_per_replica, 1,
+          "Sub-streams per replica (or per --target), each on its own connection, merged in a "
+          "deterministic order: for a trainer that needs more than one HTTP/2 connection "
+          "carries. Every rank must use the same value.");
 ABSL_FLAG(std::string, pipeline, "synthetic", "The pipeline to stream.");
 ABSL_FLAG(uint32_t, shard_index, 0, "This reader's shard, 0 <= shard_index < shard_count.");
 ABSL_FLAG(uint32_t, shard_count, 1, "Shards the epoch is split into (0 reads as 1).");
 ABSL_FLAG(uint64_t, epoch, 0, "The epoch to stream.");
 ABSL_FLAG(uint64_t, seed, 0, "The seed of the epoch's order and augmentations.");
-ABSL_FLAG(uint64_t, max_batches, 0, "Stop after this many batches; 0: the whole shard.");
+ABSL_FLAG(uint64_t, max_batches, 0,
+          "Stop after this many batches (of the merged stream with --replicas); 0: the whole "
+          "shard.");
 ABSL_FLAG(int, prefetch, 4, "Batches buffered ahead of the consumer.");
 ABSL_FLAG(int, max_retries, 5, "Reconnect attempts in a row on UNAVAILABLE before giving up.");
 ABSL_FLAG(bool, list, false,
@@ -51,9 +57,9 @@ ABSL_FLAG(bool, json, false,
           "Print the summary as one JSON object on stdout (batches, samples, bytes, seconds, "
           "samples_per_second, mb_per_second, reconnects, status) instead of a line.");
 ABSL_FLAG(bool, verify, false,
-          "Check that sequences run 0..n-1 and that every tensor matches the pipeline's "
-          "TensorSpec (name, dtype, shape; fewer rows allowed) and its data size; exit 3 on a "
-          "mismatch.");
+          "Check that sequences run 0..n-1, that every batch has samples and that every "
+          "tensor matches the pipeline's TensorSpec (name, dtype, shape; fewer rows allowed) "
+          "and its data size; exit 3 on a mismatch.");
 
 namespace {
 
@@ -122,7 +128,7 @@ int List(const dataloader::client::ClientOptions& options) {
 }
 
 // Empty if `batch` (the stream's `index`-th) fits `info`; what differs otherwise.
-// With R replicas the merged stream holds batch index / R of sub-stream index % R.
+// With S sub-streams the merged stream holds batch index / S of sub-stream index % S.
 std::string Mismatch(const v1::Batch& batch, uint64_t index, uint64_t replicas,
                      const v1::PipelineInfo& info) {
   const std::string where = absl::StrCat("batch ", index, ": ");
@@ -183,6 +189,13 @@ int main(int argc, char** argv) {
     if (!resolved.ok()) return Fail(resolved.status().ToString(), kExitUsage);
     replicas = *std::move(resolved);
   }
+  const int streams_per_replica = absl::GetFlag(FLAGS_streams_per_replica);
+  if (streams_per_replica < 1) {
+    return Fail(absl::StrCat("--streams_per_replica must be >= 1, got ", streams_per_replica),
+                kExitUsage);
+  }
+  // Several streams to one server: the same merge over a list of one.
+  if (replicas.empty() && streams_per_replica > 1) replicas = {absl::GetFlag(FLAGS_target)};
   // With replicas, --list and --verify ask the first one.
   const std::string target = replicas.empty() ? absl::GetFlag(FLAGS_target) : replicas.front();
 
@@ -230,13 +243,14 @@ int main(int argc, char** argv) {
     if (!stream.ok()) return Fail(stream.status().ToString(), kExitUsage);
     single = *std::move(stream);
   } else {
-    auto stream =
-        dataloader::client::ReplicaStream::Open({.replicas = replicas, .client = options}, request);
+    auto stream = dataloader::client::ReplicaStream::Open(
+        {.replicas = replicas, .streams_per_replica = streams_per_replica, .client = options},
+        request);
     if (!stream.ok()) return Fail(stream.status().ToString(), kExitUsage);
     merged = *std::move(stream);
   }
   auto next_batch = [&] { return single ? single->Next() : merged->Next(); };
-  const uint64_t streams = replicas.empty() ? 1 : replicas.size();
+  const uint64_t streams = merged ? merged->sub_streams() : 1;
 
   const bool progress = isatty(STDERR_FILENO) != 0;
   const absl::Time start = absl::Now();

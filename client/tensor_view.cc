@@ -42,36 +42,40 @@ std::string ShapeString(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
-absl::Status CheckTensor(const v1::Tensor& tensor) {
-  const int element_size = DTypeSize(tensor.dtype());
-  const std::string shape = ShapeString(tensor.shape());
+absl::Status CheckTensor(const std::string& name, v1::DType dtype, absl::Span<const int64_t> dims,
+                         uint64_t data_size) {
+  const int element_size = DTypeSize(dtype);
+  const std::string shape = ShapeString(dims);
   if (element_size == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor.name(), "' has dtype ",
-                                                   DTypeName(tensor.dtype()),
-                                                   ", which this client does not know"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", name, "' has dtype ", DTypeName(dtype), ", which this client does not know"));
   }
   // Overflow-checked: the shape comes from the network.
   uint64_t bytes = static_cast<uint64_t>(element_size);
-  for (int64_t dim : tensor.shape()) {
+  for (int64_t dim : dims) {
     if (dim < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor.name(), "' (",
-                                                     DTypeName(tensor.dtype()), ") has shape ",
-                                                     shape, " with a negative dimension"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' (", DTypeName(dtype),
+                                                     ") has shape ", shape,
+                                                     " with a negative dimension"));
     }
     if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(dim)) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor.name(), "' (",
-                                                     DTypeName(tensor.dtype()), ") has shape ",
-                                                     shape, ", too large to address"));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' (", DTypeName(dtype),
+                                                     ") has shape ", shape,
+                                                     ", too large to address"));
     }
     bytes *= static_cast<uint64_t>(dim);
   }
-  if (bytes != tensor.data().size()) {
+  if (bytes != data_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", tensor.name(), "' (", DTypeName(tensor.dtype()), ", shape ", shape,
-                     ") has ", tensor.data().size(), " bytes of data, expected ", bytes, " (",
-                     bytes / element_size, " elements of ", element_size, " bytes)"));
+        absl::StrCat("tensor '", name, "' (", DTypeName(dtype), ", shape ", shape, ") has ",
+                     data_size, " bytes of data, expected ", bytes, " (", bytes / element_size,
+                     " elements of ", element_size, " bytes)"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckTensor(const v1::Tensor& tensor) {
+  return CheckTensor(tensor.name(), tensor.dtype(), tensor.shape(), tensor.data().size());
 }
 
 namespace internal {

@@ -93,6 +93,9 @@ std::string ShapeString(absl::Span<const int64_t> shape);
 // DTypeSize(dtype) bytes of data. InvalidArgument naming the tensor, its dtype, shape and
 // sizes otherwise.
 absl::Status CheckTensor(const v1::Tensor& tensor);
+// The same check on a tensor's fields (`data_size`: bytes of its data).
+absl::Status CheckTensor(const std::string& name, v1::DType dtype, absl::Span<const int64_t> shape,
+                         uint64_t data_size);
 
 namespace internal {
 // CheckTensor plus: the dtype is `expected`, and `data` is aligned to `alignment`.

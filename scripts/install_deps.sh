@@ -11,6 +11,10 @@ packages=(
   grpc-proto prometheus-cpp-dev
   libturbojpeg0-dev libspng-dev libopencv-imgproc-dev libyuv-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The Python client (python/): its native extension, its fallback, its torch adapter and
+  # their tests (pytest, venv/pip/wheel for the install tests).
+  pybind11-dev python3-dev python3-numpy python3-grpcio python3-torch python3-pytest
+  python3-venv python3-pip python3-setuptools python3-wheel
 )
 if [[ "${1:-}" == "--with-clang" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite:
-#   1. the default build (RelWithDebInfo): every GoogleTest suite and the compile-time checks;
+#   1. the default build (RelWithDebInfo): every GoogleTest suite and the compile-time checks,
+#      then the Python client's pytest suite (tests/python) against that build;
 #   2. ASan + UBSan build of the same tests;
 #   3. ThreadSanitizer build of the tests that need no gRPC (core/mutex.h makes locks visible
 #      to TSan; Debian's gRPC is not instrumented);
@@ -34,6 +35,9 @@ configure_and_build() {  # dir, extra cmake args...
 step "default build and tests"
 configure_and_build build
 (cd build && ctest -j2 --output-on-failure --timeout 300)
+
+step "Python client tests (pytest, against the default build)"
+DL_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python
 
 if ((quick)); then
   exit 0

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "server/pipeline/fingerprint.h"
 
@@ -41,7 +42,41 @@ absl::StatusOr<SyntheticImageDataset> SyntheticImageDataset::Create(
         "synthetic source: ", options.height, "x", options.width, "x", options.channels, " = ",
         bytes, " bytes per sample, over the limit of ", kMaxSyntheticSampleBytes));
   }
-  return SyntheticImageDataset(options);
+  constexpr int64_t kMaxDistinctBytes = int64_t{1} << 30;
+  if (options.distinct_samples < 0 ||
+      (options.distinct_samples > 0 &&
+       absl::uint128(bytes) * static_cast<uint64_t>(options.distinct_samples) >
+           kMaxDistinctBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("synthetic source: distinct_samples must be >= 0 and its images at most ",
+                     kMaxDistinctBytes, " bytes, got ", options.distinct_samples, " images of ",
+                     options.height, "x", options.width, "x", options.channels));
+  }
+  SyntheticImageDataset dataset(options);
+  if (options.distinct_samples > 0) {
+    const size_t size = static_cast<size_t>(bytes);
+    auto images = std::make_shared<std::vector<uint8_t>>(
+        size * static_cast<size_t>(options.distinct_samples));
+    for (int64_t i = 0; i < options.distinct_samples; ++i) {
+      dataset.Generate(i, images->data() + static_cast<size_t>(i) * size);
+    }
+    dataset.distinct_images_ = std::move(images);
+  }
+  return dataset;
+}
+
+void SyntheticImageDataset::Generate(int64_t index, uint8_t* out) const {
+  const size_t size = static_cast<size_t>(options_.height * options_.width * options_.channels);
+  // A cheap generator keyed by the index: a smooth gradient plus noise, 8 bytes per step.
+  uint64_t state = static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15u + 0x2545F4914F6CDD1Du;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    std::memcpy(&out[i], &state, 8);
+  }
+  for (; i < size; ++i) out[i] = static_cast<uint8_t>(index + i);
 }
 
 uint64_t SyntheticImageDataset::ContentFingerprint() const {
@@ -65,17 +100,15 @@ absl::StatusOr<Sample> SyntheticImageDataset::Load(int64_t index, uint64_t sampl
   image.name = "image";
   image.dtype = DType::kUint8;
   image.shape = {options_.height, options_.width, options_.channels};
-  image.data.resize(static_cast<size_t>(options_.height * options_.width * options_.channels));
-  // A cheap generator keyed by the index: a smooth gradient plus noise, 8 bytes per step.
-  uint64_t state = static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15u + 0x2545F4914F6CDD1Du;
-  size_t i = 0;
-  for (; i + 8 <= image.data.size(); i += 8) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    std::memcpy(&image.data[i], &state, 8);
+  const size_t size = static_cast<size_t>(options_.height * options_.width * options_.channels);
+  if (distinct_images_ != nullptr) {
+    const uint8_t* source =
+        distinct_images_->data() + static_cast<size_t>(index % options_.distinct_samples) * size;
+    image.data.assign(source, source + size);
+  } else {
+    image.data.resize(size);
+    Generate(index, image.data.data());
   }
-  for (; i < image.data.size(); ++i) image.data[i] = static_cast<uint8_t>(index + i);
 
   Tensor& label = sample.tensors.emplace_back();
   label.name = "label";

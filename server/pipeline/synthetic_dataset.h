@@ -7,6 +7,8 @@
 #define SERVER_PIPELINE_SYNTHETIC_DATASET_H_
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/pipeline/dataset.h"
@@ -23,12 +25,18 @@ struct SyntheticImageOptions {
   int64_t width = 32;
   int64_t channels = 3;
   int64_t num_classes = 10;
+  // > 0: the images of samples 0..distinct_samples-1 are generated once, by Create(), and
+  // sample i's image is a copy of image i % distinct_samples (labels stay i % num_classes).
+  // Costs distinct_samples images of memory (at most 1 GiB); loading is then one copy.
+  // 0: each image is generated when loaded.
+  int64_t distinct_samples = 0;
 };
 
 class SyntheticImageDataset final : public Dataset {
  public:
-  // InvalidArgument naming the field if a size is < 1 (num_samples may be 0) or > 65535, or
-  // a sample would be over kMaxSyntheticSampleBytes.
+  // InvalidArgument naming the field if a size is < 1 (num_samples may be 0) or > 65535, a
+  // sample would be over kMaxSyntheticSampleBytes, or distinct_samples is negative or its
+  // images would take over 1 GiB.
   static absl::StatusOr<SyntheticImageDataset> Create(const SyntheticImageOptions& options);
 
   int64_t size() const override { return options_.num_samples; }
@@ -40,7 +48,13 @@ class SyntheticImageDataset final : public Dataset {
 
  private:
   explicit SyntheticImageDataset(const SyntheticImageOptions& options) : options_(options) {}
+  // Writes the image of sample `index` (height * width * channels bytes) to `out`.
+  void Generate(int64_t index, uint8_t* out) const;
+
   SyntheticImageOptions options_{};
+  // The distinct images, back to back (options_.distinct_samples > 0); shared by copies of
+  // the dataset, never modified after Create().
+  std::shared_ptr<const std::vector<uint8_t>> distinct_images_;
 };
 
 }  // namespace dataloader::server

@@ -5,6 +5,8 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -112,7 +114,10 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
                                            .height = or_default(source.height(), 32),
                                            .width = or_default(source.width(), 32),
                                            .channels = or_default(source.channels(), 3),
-                                           .num_classes = or_default(source.num_classes(), 10)});
+                                           .num_classes = or_default(source.num_classes(), 10),
+                                           .distinct_samples = static_cast<int64_t>(
+                                               std::min<uint64_t>(source.distinct_samples(),
+                                                                  INT64_MAX))});
         if (!synthetic.ok()) return invalid(synthetic.status().message());
         dataset = std::make_shared<const SyntheticImageDataset>(*std::move(synthetic));
         break;

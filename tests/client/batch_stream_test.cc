@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -326,6 +327,52 @@ TEST(BatchStreamTest, UnreachableServerGivesUnavailableAfterTheRetries) {
   EXPECT_EQ(next.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(next.status().message()), HasSubstr("gave up after 2 reconnect"));
   EXPECT_EQ((*stream)->reconnects(), 2);
+}
+
+// A server whose one stream slot is taken answers RESOURCE_EXHAUSTED; the .proto says to
+// retry with backoff, and the client does until the slot frees.
+TEST(BatchStreamTest, ResourceExhaustedIsRetriedWithBackoffUntilASlotFrees) {
+  testing::ServerProcess server({"--max_streams=1"});
+  v1::StreamBatchesRequest request;
+  request.set_pipeline("synthetic");
+  auto holder = BatchStream::Open({.target = server.target(), .prefetch = 1}, request);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE((*holder)->Next().ok());  // The slot is taken for the rest of the epoch.
+  request.set_max_batches(3);
+  auto waiter = BatchStream::Open({.target = server.target(),
+                                   .max_retries = 1000,
+                                   .initial_backoff = absl::Milliseconds(10),
+                                   .max_backoff = absl::Milliseconds(50)},
+                                  request);
+  ASSERT_TRUE(waiter.ok());
+  for (int i = 0; i < 1000 && (*waiter)->reconnects() < 3; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GE((*waiter)->reconnects(), 3) << "the waiter was never refused";
+  holder->reset();  // Cancels the holder's stream: its slot frees.
+  Drained drained = Drain(**waiter);
+  ASSERT_TRUE(drained.status.ok()) << drained.status;
+  ASSERT_EQ(drained.batches.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(drained.batches[i].sequence(), i);
+}
+
+TEST(BatchStreamTest, ResourceExhaustedGivesUpAfterTheRetries) {
+  testing::ServerProcess server({"--max_streams=1"});
+  v1::StreamBatchesRequest request;
+  request.set_pipeline("synthetic");
+  auto holder = BatchStream::Open({.target = server.target(), .prefetch = 1}, request);
+  ASSERT_TRUE(holder.ok());
+  ASSERT_TRUE((*holder)->Next().ok());
+  auto refused = BatchStream::Open({.target = server.target(),
+                                    .max_retries = 2,
+                                    .initial_backoff = absl::Milliseconds(1),
+                                    .max_backoff = absl::Milliseconds(2)},
+                                   request);
+  ASSERT_TRUE(refused.ok());
+  absl::StatusOr<std::optional<v1::Batch>> next = (*refused)->Next();
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(next.status().message()), HasSubstr("gave up after 2 reconnect"));
+  EXPECT_EQ((*refused)->reconnects(), 2);
 }
 
 TEST(BatchStreamTest, CancelBeforeDuringAndAfterStreaming) {

@@ -74,6 +74,28 @@ TEST_F(OpTest, SyntheticSamplesAreDeterministicAndLabeled) {
               HasSubstr("height must be >= 1, got 0"));
 }
 
+TEST_F(OpTest, SyntheticDistinctSamplesAreGeneratedOnceAndRepeated) {
+  auto generated = SyntheticImageDataset::Create({.num_samples = 10, .height = 3, .width = 5});
+  auto held = SyntheticImageDataset::Create(
+      {.num_samples = 10, .height = 3, .width = 5, .distinct_samples = 4});
+  ASSERT_TRUE(generated.ok() && held.ok());
+  for (int64_t i = 0; i < 10; ++i) {
+    Sample sample = *held->Load(i, 0);
+    // Image i is generated image i % 4; the label is still i's.
+    EXPECT_EQ(sample.tensors[0].data, generated->Load(i % 4, 0)->tensors[0].data) << i;
+    int64_t label = 0;
+    std::memcpy(&label, sample.tensors[1].data.data(), 8);
+    EXPECT_EQ(label, i % 10);
+  }
+  EXPECT_THAT(SyntheticImageDataset::Create({.distinct_samples = -1}).status().message(),
+              HasSubstr("distinct_samples must be >= 0"));
+  EXPECT_THAT(SyntheticImageDataset::Create(
+                  {.height = 1024, .width = 1024, .channels = 3, .distinct_samples = 400})
+                  .status()
+                  .message(),
+              HasSubstr("at most 1073741824 bytes"));
+}
+
 TEST_F(OpTest, NormalizeComputesPerChannelValuesInChw) {
   auto op = Make("normalize", {{"mean", "0.5,0.25,0"}, {"std", "0.5,0.25,1"}, {"layout", "chw"}});
   Sample sample = Image(3);

@@ -289,7 +289,23 @@ TEST(DataLoaderServiceTest, StalledClientStallsOnlyItsOwnBoundedPipeline) {
 }
 
 TEST(DataLoaderServiceTest, HealthTurnsNotServingOnDrainAndNewStreamsAreRefused) {
-  TestServer server;
+  // "mib": 512 batches of 1 MiB, more than gRPC's windows hold: a stream whose client stops
+  // reading stays open (a small stream would be sent whole and end, and the drain with it).
+  dataloader::testing::InProcessServer server(
+      R"pb(
+        pipelines {
+          name: "mib"
+          synthetic { num_samples: 2048 height: 256 width: 256 channels: 4 }
+          batch_size: 4
+          shuffle: false
+        }
+        pipelines {
+          name: "small"
+          synthetic { num_samples: 16 height: 4 width: 5 channels: 3 }
+          batch_size: 8
+        }
+      )pb",
+      0, {.ops = &dataloader::testing::TestOps(), .threads = 2, .log_streams = false});
   auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", server.port()), grpc::InsecureChannelCredentials()));
   auto check = [&](const std::string& service) {
@@ -308,7 +324,7 @@ TEST(DataLoaderServiceTest, HealthTurnsNotServingOnDrainAndNewStreamsAreRefused)
   // A stream that stops reading keeps the drain going until its deadline.
   auto stub = server.Stub();
   grpc::ClientContext stalled;
-  auto reader = stub->StreamBatches(&stalled, Request("small"));
+  auto reader = stub->StreamBatches(&stalled, Request("mib"));
   v1::Batch batch;
   ASSERT_TRUE(reader->Read(&batch));
   std::thread drainer([&] { server.Drain(absl::Now() + absl::Seconds(2)); });
