@@ -8,9 +8,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -18,11 +21,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "core/mutex.h"
 #include "core/status_macros.h"
 
 namespace dataloader::server::io {
+namespace {
 
-struct HttpClient::Transfer {
+using Callback = HttpClient::Callback;
+
+// One request's state, confined to the I/O thread.
+struct Transfer {
   uint64_t id = 0;
   HttpRequest request;
   Callback done;
@@ -43,11 +51,6 @@ struct HttpClient::Transfer {
   // Set once the request is over; the callback runs after the I/O step.
   std::optional<absl::StatusOr<HttpResponse>> result;
 };
-
-namespace {
-
-CURL* Easy(void* handle) { return static_cast<CURL*>(handle); }
-CURLM* Multi(void* handle) { return static_cast<CURLM*>(handle); }
 
 void GlobalInit() {
   static std::once_flag once;
@@ -110,7 +113,7 @@ int64_t RangeTotal(absl::string_view value) {
 }
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<HttpClient::Transfer*>(user);
+  auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
   std::vector<uint8_t>& body = transfer->response.body;
   const int64_t limit = transfer->request.max_body_bytes;
@@ -133,7 +136,7 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
 }
 
 size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<HttpClient::Transfer*>(user);
+  auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
   absl::string_view line = absl::StripTrailingAsciiWhitespace(absl::string_view(data, bytes));
   if (absl::StartsWith(line, "HTTP/")) {  // A new response (after a redirect or a 100).
@@ -157,6 +160,58 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
 }
 
 }  // namespace
+
+class HttpClient::Engine {
+ public:
+  explicit Engine(HttpClientOptions options) : options_(std::move(options)) {}
+  ~Engine();
+  absl::Status Init();
+  void Run();
+  // Thread-safe.
+  void Enqueue(HttpRequest request, Callback done);
+  void Stop();
+  HttpClientStats Stats() const {
+    MutexLock lock(&mu_);
+    return stats_;
+  }
+
+ private:
+  struct Queued {
+    HttpRequest request;
+    Callback done;
+  };
+
+  // Confined to the I/O thread.
+  void StartAttempt(Transfer& transfer);
+  void Reap(std::vector<std::unique_ptr<Transfer>>& finished);
+  void FinishAttempt(Transfer& transfer, CURLcode code,
+                     std::vector<std::unique_ptr<Transfer>>& finished);
+  void Complete(Transfer& transfer, absl::StatusOr<HttpResponse> result,
+                std::vector<std::unique_ptr<Transfer>>& finished);
+  void StartDueRetries(absl::Time now);
+  void AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished);
+  int NextWaitMillis(absl::Time now) const;
+  void Detach(Transfer& transfer);
+  uint64_t NextRandom();
+
+  // Constant after Init().
+  const HttpClientOptions options_;
+  CURLM* multi_ = nullptr;
+  CURLSH* share_ = nullptr;           // TLS sessions shared by the client's transfers.
+  curl_slist* connect_to_ = nullptr;  // options_.connect_to, or null.
+
+  mutable Mutex mu_;
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  HttpClientStats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Confined to the I/O thread.
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // Running or waiting to retry.
+  std::multimap<absl::Time, uint64_t> retries_;              // Due time -> transfer id.
+  std::vector<CURL*> idle_handles_;                          // Kept for reuse.
+  uint64_t random_state_ = 0;
+};
 
 std::string RedactUrl(absl::string_view url) {
   std::string out;
@@ -223,24 +278,43 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions
     }
     std::fclose(file);
   }
-  std::unique_ptr<HttpClient> client(new HttpClient(std::move(options)));
-  DL_RETURN_IF_ERROR(client->Init());
-  client->thread_ = std::thread([raw = client.get()] { raw->Run(); });
-  return client;
+  auto engine = std::make_shared<Engine>(options);
+  DL_RETURN_IF_ERROR(engine->Init());
+  return std::unique_ptr<HttpClient>(new HttpClient(std::move(options), std::move(engine)));
 }
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {}
+HttpClient::HttpClient(HttpClientOptions options, std::shared_ptr<Engine> engine)
+    : options_(std::move(options)),
+      engine_(std::move(engine)),
+      thread_([engine = engine_] { engine->Run(); }) {}
 
-absl::Status HttpClient::Init() {
+HttpClient::~HttpClient() {
+  engine_->Stop();
+  if (std::this_thread::get_id() == thread_.get_id()) {
+    // From a callback: the I/O thread finishes the step it is in, cancels what is left and
+    // exits; its reference keeps the engine alive until then.
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
+}
+
+void HttpClient::Fetch(HttpRequest request, Callback done) {
+  engine_->Enqueue(std::move(request), std::move(done));
+}
+
+HttpClientStats HttpClient::Stats() const { return engine_->Stats(); }
+
+absl::Status HttpClient::Engine::Init() {
   GlobalInit();
   multi_ = curl_multi_init();
   share_ = curl_share_init();
   if (multi_ == nullptr || share_ == nullptr) return absl::InternalError("libcurl init failed");
   // TLS sessions are resumed across the client's connections. Only the I/O thread uses the
   // share, so it needs no lock callbacks.
-  curl_share_setopt(static_cast<CURLSH*>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   if (options_.max_connections_per_host > 0) {
-    curl_multi_setopt(Multi(multi_), CURLMOPT_MAX_HOST_CONNECTIONS,
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                       static_cast<long>(options_.max_connections_per_host));
   }
   curl_slist* connect_to = nullptr;
@@ -253,22 +327,23 @@ absl::Status HttpClient::Init() {
   return absl::OkStatus();
 }
 
-HttpClient::~HttpClient() {
+HttpClient::Engine::~Engine() {
+  // After Run() returned (joined, or on the I/O thread as it exits): no transfer is left.
+  for (CURL* easy : idle_handles_) curl_easy_cleanup(easy);
+  if (multi_ != nullptr) curl_multi_cleanup(multi_);
+  if (share_ != nullptr) curl_share_cleanup(share_);
+  curl_slist_free_all(connect_to_);
+}
+
+void HttpClient::Engine::Stop() {
   {
     MutexLock lock(&mu_);
     stopping_ = true;
   }
-  if (thread_.joinable()) {
-    curl_multi_wakeup(Multi(multi_));
-    thread_.join();
-  }
-  for (void* easy : idle_handles_) curl_easy_cleanup(Easy(easy));
-  if (multi_ != nullptr) curl_multi_cleanup(Multi(multi_));
-  if (share_ != nullptr) curl_share_cleanup(static_cast<CURLSH*>(share_));
-  curl_slist_free_all(static_cast<curl_slist*>(connect_to_));
+  curl_multi_wakeup(multi_);
 }
 
-void HttpClient::Fetch(HttpRequest request, Callback done) {
+void HttpClient::Engine::Enqueue(HttpRequest request, Callback done) {
   {
     MutexLock lock(&mu_);
     if (!stopping_) {
@@ -284,7 +359,7 @@ void HttpClient::Fetch(HttpRequest request, Callback done) {
     done(absl::CancelledError("HTTP client is shutting down"));
     return;
   }
-  curl_multi_wakeup(Multi(multi_));
+  curl_multi_wakeup(multi_);
 }
 
 absl::StatusOr<HttpResponse> HttpClient::FetchAndWait(HttpRequest request) {
@@ -306,19 +381,14 @@ absl::StatusOr<HttpResponse> HttpClient::FetchAndWait(HttpRequest request) {
   return *std::move(wait->result);
 }
 
-HttpClientStats HttpClient::Stats() const {
-  MutexLock lock(&mu_);
-  return stats_;
-}
-
-uint64_t HttpClient::NextRandom() {  // splitmix64: enough for jitter.
+uint64_t HttpClient::Engine::NextRandom() {  // splitmix64: enough for jitter.
   uint64_t z = (random_state_ += 0x9E3779B97F4A7C15u);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
   return z ^ (z >> 31);
 }
 
-void HttpClient::Run() {
+void HttpClient::Engine::Run() {
   std::vector<std::unique_ptr<Transfer>> finished;
   auto run_callbacks = [&finished] {
     for (std::unique_ptr<Transfer>& transfer : finished) {
@@ -345,12 +415,12 @@ void HttpClient::Run() {
     }
     if (stopping) break;
     int running = 0;
-    curl_multi_perform(Multi(multi_), &running);
+    curl_multi_perform(multi_, &running);
     Reap(finished);
     StartDueRetries(absl::Now());
     AbortCancelled(finished);
     run_callbacks();
-    curl_multi_poll(Multi(multi_), nullptr, 0, NextWaitMillis(absl::Now()), nullptr);
+    curl_multi_poll(multi_, nullptr, 0, NextWaitMillis(absl::Now()), nullptr);
   }
   // Shutting down: every request still here ends Cancelled.
   for (auto& [id, transfer] : transfers_) {
@@ -369,7 +439,7 @@ void HttpClient::Run() {
   run_callbacks();
 }
 
-void HttpClient::StartAttempt(Transfer& transfer) {
+void HttpClient::Engine::StartAttempt(Transfer& transfer) {
   const HttpRequest& request = transfer.request;
   if (transfer.easy == nullptr) {
     if (!absl::StartsWith(request.url, "http://") && !absl::StartsWith(request.url, "https://")) {
@@ -394,7 +464,7 @@ void HttpClient::StartAttempt(Transfer& transfer) {
     }
     CURL* easy = nullptr;
     if (!idle_handles_.empty()) {
-      easy = Easy(idle_handles_.back());
+      easy = idle_handles_.back();
       idle_handles_.pop_back();
     } else {
       easy = curl_easy_init();
@@ -460,25 +530,24 @@ void HttpClient::StartAttempt(Transfer& transfer) {
     ++stats_.attempts;
     if (transfer.response.attempts > 1) ++stats_.retries;
   }
-  curl_multi_add_handle(Multi(multi_), transfer.easy);
+  curl_multi_add_handle(multi_, transfer.easy);
 }
 
-void HttpClient::Reap(std::vector<std::unique_ptr<Transfer>>& finished) {
+void HttpClient::Engine::Reap(std::vector<std::unique_ptr<Transfer>>& finished) {
   int left = 0;
-  while (CURLMsg* message = curl_multi_info_read(Multi(multi_), &left)) {
+  while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
     if (message->msg != CURLMSG_DONE) continue;
     char* user = nullptr;
     curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &user);
     const CURLcode code = message->data.result;  // Read before the handle is removed.
     auto* transfer = reinterpret_cast<Transfer*>(user);
-    curl_multi_remove_handle(Multi(multi_), transfer->easy);
+    curl_multi_remove_handle(multi_, transfer->easy);
     FinishAttempt(*transfer, code, finished);
   }
 }
 
-void HttpClient::FinishAttempt(Transfer& transfer, int curl_code,
-                               std::vector<std::unique_ptr<Transfer>>& finished) {
-  const CURLcode code = static_cast<CURLcode>(curl_code);
+void HttpClient::Engine::FinishAttempt(Transfer& transfer, CURLcode code,
+                                       std::vector<std::unique_ptr<Transfer>>& finished) {
   long connects = 0;
   curl_easy_getinfo(transfer.easy, CURLINFO_NUM_CONNECTS, &connects);
   if (connects > 0) {
@@ -545,17 +614,17 @@ void HttpClient::FinishAttempt(Transfer& transfer, int curl_code,
            finished);
 }
 
-void HttpClient::Detach(Transfer& transfer) {
+void HttpClient::Engine::Detach(Transfer& transfer) {
   if (transfer.waiting) {
     retries_.erase(transfer.retry_entry);
     transfer.waiting = false;
   } else if (transfer.easy != nullptr && !transfer.result.has_value()) {
-    curl_multi_remove_handle(Multi(multi_), transfer.easy);  // A no-op if not added.
+    curl_multi_remove_handle(multi_, transfer.easy);  // A no-op if not added.
   }
 }
 
-void HttpClient::Complete(Transfer& transfer, absl::StatusOr<HttpResponse> result,
-                          std::vector<std::unique_ptr<Transfer>>& finished) {
+void HttpClient::Engine::Complete(Transfer& transfer, absl::StatusOr<HttpResponse> result,
+                                  std::vector<std::unique_ptr<Transfer>>& finished) {
   {
     MutexLock lock(&mu_);
     --stats_.in_flight;
@@ -582,7 +651,7 @@ void HttpClient::Complete(Transfer& transfer, absl::StatusOr<HttpResponse> resul
   transfers_.erase(it);
 }
 
-void HttpClient::StartDueRetries(absl::Time now) {
+void HttpClient::Engine::StartDueRetries(absl::Time now) {
   while (!retries_.empty() && retries_.begin()->first <= now) {
     const uint64_t id = retries_.begin()->second;
     retries_.erase(retries_.begin());
@@ -592,7 +661,7 @@ void HttpClient::StartDueRetries(absl::Time now) {
   }
 }
 
-void HttpClient::AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished) {
+void HttpClient::Engine::AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished) {
   std::vector<Transfer*> cancelled;
   for (auto& [id, transfer] : transfers_) {
     if (transfer->request.cancel.IsCancelled()) cancelled.push_back(transfer.get());
@@ -606,9 +675,9 @@ void HttpClient::AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished
   }
 }
 
-int HttpClient::NextWaitMillis(absl::Time now) const {
+int HttpClient::Engine::NextWaitMillis(absl::Time now) const {
   long curl_wait = -1;
-  curl_multi_timeout(Multi(multi_), &curl_wait);
+  curl_multi_timeout(multi_, &curl_wait);
   int64_t wait = curl_wait < 0 ? 1000 : curl_wait;
   if (!retries_.empty()) {
     const int64_t until_retry =

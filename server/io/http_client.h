@@ -35,21 +35,17 @@
 #define SERVER_IO_HTTP_CLIENT_H_
 
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/cancellation.h"
-#include "core/mutex.h"
 #include "server/io/retry_policy.h"
 
 namespace dataloader::server::io {
@@ -142,7 +138,7 @@ class HttpClient {
   // InvalidArgument naming the option if one is bad (the CA file must be readable).
   static absl::StatusOr<std::unique_ptr<HttpClient>> Create(HttpClientOptions options);
   // Aborts the requests in flight (their callbacks get Cancelled, on the I/O thread) and joins
-  // the I/O thread. Must not be called from a callback.
+  // the I/O thread; from one of the client's own callbacks, lets the thread finish alone.
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -156,51 +152,16 @@ class HttpClient {
   HttpClientStats Stats() const;
   const HttpClientOptions& options() const { return options_; }
 
-  // Internal: one request's state, confined to the I/O thread.
-  struct Transfer;
-
  private:
-  struct Queued {
-    HttpRequest request;
-    Callback done;
-  };
+  // The I/O thread and everything it touches. The thread holds it too, so that a client may
+  // be destroyed from one of its own callbacks (the thread then finishes alone).
+  class Engine;
 
-  explicit HttpClient(HttpClientOptions options);
-  absl::Status Init();
-  void Run();
+  HttpClient(HttpClientOptions options, std::shared_ptr<Engine> engine);
 
-  // Confined to the I/O thread.
-  void StartAttempt(Transfer& transfer);
-  void Reap(std::vector<std::unique_ptr<Transfer>>& finished);
-  void FinishAttempt(Transfer& transfer, int curl_code,
-                     std::vector<std::unique_ptr<Transfer>>& finished);
-  void Complete(Transfer& transfer, absl::StatusOr<HttpResponse> result,
-                std::vector<std::unique_ptr<Transfer>>& finished);
-  void StartDueRetries(absl::Time now);
-  void AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished);
-  int NextWaitMillis(absl::Time now) const;
-  void Detach(Transfer& transfer);
-  uint64_t NextRandom();
-
-  // Constant after construction.
   const HttpClientOptions options_;
-  void* multi_ = nullptr;       // CURLM*: opaque here so that users need no curl headers.
-  void* share_ = nullptr;       // CURLSH*: TLS sessions shared by the client's transfers.
-  void* connect_to_ = nullptr;  // curl_slist* of options_.connect_to, or null.
-
-  mutable Mutex mu_;
-  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  HttpClientStats stats_ ABSL_GUARDED_BY(mu_);
-
-  // Confined to the I/O thread.
-  uint64_t next_id_ = 1;
-  std::map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // Running or waiting to retry.
-  std::multimap<absl::Time, uint64_t> retries_;              // Due time -> transfer id.
-  std::vector<void*> idle_handles_;                          // CURL* kept for reuse.
-  uint64_t random_state_ = 0;
-
-  std::thread thread_;  // Last: starts after every member it reads is constructed.
+  const std::shared_ptr<Engine> engine_;
+  std::thread thread_;
 };
 
 }  // namespace dataloader::server::io

@@ -339,6 +339,26 @@ TEST(HttpClientTest, ShutdownCancelsWhatIsInFlight) {
   EXPECT_EQ(cancelled.load(), 4);
 }
 
+TEST(HttpClientTest, ClientMayBeDestroyedFromItsOwnCallback) {
+  // A stream's last reference to its store can go with a sample in a callback.
+  auto server = MakeServer(
+      [](const TestHttpServer::Request&) { return TestHttpServer::Response{.body = "x"}; });
+  auto owner = std::make_shared<std::unique_ptr<HttpClient>>(MakeClient());
+  struct Done {
+    Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+  };
+  auto done = std::make_shared<Done>();
+  HttpClient* client = owner->get();
+  client->Fetch({.url = server->Url("/x")}, [owner, done](absl::StatusOr<HttpResponse>) {
+    owner->reset();  // Destroys the client on its own I/O thread.
+    MutexLock lock(&done->mu);
+    done->done = true;
+  });
+  MutexLock lock(&done->mu);
+  EXPECT_TRUE(done->mu.AwaitWithTimeout(absl::Condition(&done->done), absl::Seconds(30)));
+}
+
 TEST(HttpClientTest, RefusesOtherSchemesAndBadRanges) {
   auto client = MakeClient();
   absl::StatusOr<HttpResponse> response = client->FetchAndWait({.url = "file:///etc/passwd"});
