@@ -65,18 +65,9 @@ absl::StatusOr<std::unique_ptr<S3rver>> S3rver::Start(const std::string& bucket,
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   // --openssl-legacy-provider: s3rver makes continuation tokens with DES, which OpenSSL 3
   // (Node 17 and later) only offers through its legacy provider.
-  std::vector<std::string> args = {"/usr/bin/node",
-                                   "--openssl-legacy-provider",
-                                   script,
-                                   "-d",
-                                   data,
-                                   "-a",
-                                   "127.0.0.1",
-                                   "-p",
-                                   "0",
-                                   "--silent",
-                                   "--configure-bucket",
-                                   bucket};
+  std::vector<std::string> args = {
+      "node",     "--openssl-legacy-provider", script, "-d", data, "-a", "127.0.0.1", "-p", "0",
+      "--silent", "--configure-bucket",        bucket};
   server->tls_ = tls;
   if (tls) {
     const std::string certificates = std::string(DL_TEST_DATA_DIR) + "/tls/";
@@ -86,12 +77,13 @@ absl::StatusOr<std::unique_ptr<S3rver>> S3rver::Start(const std::string& bucket,
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  const int spawned = posix_spawn(&server->pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  // Node.js from PATH (Debian's /usr/bin/node, or the one install_deps.sh found).
+  const int spawned = posix_spawnp(&server->pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     server->pid_ = -1;
     return absl::UnavailableError(
-        absl::StrCat("cannot start /usr/bin/node: ", std::strerror(spawned)));
+        absl::StrCat("cannot start node (Node.js, from PATH): ", std::strerror(spawned)));
   }
   // It prints "S3rver listening on 127.0.0.1:PORT" once it serves (about a second).
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
