@@ -23,6 +23,7 @@ const OpRegistry& OpRegistry::Default() {
     auto* made = new OpRegistry();
     RegisterGenericOps(*made);
     RegisterImageOps(*made);
+    RegisterRemoteOps(*made);
     return made;
   }();
   return *registry;

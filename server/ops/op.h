@@ -60,6 +60,8 @@ void RegisterGenericOps(OpRegistry& registry);
 // Registers the image ops (read_file, decode_image, resize, center_crop, random_resized_crop,
 // random_horizontal_flip, decode_random_resized_crop).
 void RegisterImageOps(OpRegistry& registry);
+// Registers the remote ops (read_url: a remote sample's object, read without holding a thread).
+void RegisterRemoteOps(OpRegistry& registry);
 
 }  // namespace dataloader::server
 
