@@ -42,14 +42,16 @@ FROM ${BASE} AS runtime
 # on the built binaries: gRPC (libgrpc++1.51, libgrpc29, which pulls c-ares, re2, OpenSSL and
 # zlib), Protobuf (libprotobuf32), Abseil (libabsl20220623), and the image ops' decoders and
 # resizer: libturbojpeg0 (JPEG), libspng0 (PNG), libopencv-imgproc406 (cv::resize; it pulls
-# libopencv-core406 with BLAS/LAPACK and TBB), and prometheus-cpp with its civetweb HTTP
-# server for --metrics_address. When a binary gains a library, add its package
-# here: the ldd check below fails the build if one is missing.
+# libopencv-core406 with BLAS/LAPACK and TBB), prometheus-cpp with its civetweb HTTP
+# server for --metrics_address, and the remote sources' libcurl4 (HTTP(S), S3) and libexpat1
+# (S3 listings), with ca-certificates to verify stores over https. When a binary gains a
+# library, add its package here: the ldd check below fails the build if one is missing.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
          libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 \
          libturbojpeg0 libspng0 libopencv-imgproc406 \
          libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libcivetweb1 \
+         libcurl4 libexpat1 ca-certificates \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
