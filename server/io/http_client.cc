@@ -3,6 +3,9 @@
 #include "server/io/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -194,8 +197,16 @@ class HttpClient::Engine {
   void Detach(Transfer& transfer);
   uint64_t NextRandom();
 
+  // libcurl's socket and timer callbacks (curl_multi_socket_action): the sockets it wants
+  // watched go into epoll_fd_, its next timeout into curl_deadline_.
+  static int OnSocket(CURL* easy, curl_socket_t fd, int what, void* user, void* socket_data);
+  static int OnTimer(CURLM* multi, long timeout_ms, void* user);
+  void Wake();
+
   // Constant after Init().
   const HttpClientOptions options_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;  // An eventfd in epoll_fd_: Enqueue() and Stop() wake the thread with it.
   CURLM* multi_ = nullptr;
   CURLSH* share_ = nullptr;           // TLS sessions shared by the client's transfers.
   curl_slist* connect_to_ = nullptr;  // options_.connect_to, or null.
@@ -210,6 +221,7 @@ class HttpClient::Engine {
   std::map<uint64_t, std::unique_ptr<Transfer>> transfers_;  // Running or waiting to retry.
   std::multimap<absl::Time, uint64_t> retries_;              // Due time -> transfer id.
   std::vector<CURL*> idle_handles_;                          // Kept for reuse.
+  absl::Time curl_deadline_ = absl::InfiniteFuture();        // When curl wants a timeout call.
   uint64_t random_state_ = 0;
 };
 
@@ -266,6 +278,10 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions
   if (options.cancel_poll_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("cancel_poll_interval must be > 0");
   }
+  if (options.max_idle_connections < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_idle_connections must be >= 1, got ", options.max_idle_connections));
+  }
   if (options.max_connections_per_host < 0) {
     return absl::InvalidArgumentError(absl::StrCat("max_connections_per_host must be >= 0, got ",
                                                    options.max_connections_per_host));
@@ -313,6 +329,22 @@ absl::Status HttpClient::Engine::Init() {
   // TLS sessions are resumed across the client's connections. Only the I/O thread uses the
   // share, so it needs no lock callbacks.
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_idle_connections));
+  // Driven through curl_multi_socket_action and epoll: a wake-up costs the sockets that are
+  // ready, not a poll() over every connection as curl_multi_poll() would.
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("epoll/eventfd: ", std::strerror(errno)));
+  }
+  epoll_event wake{};
+  wake.events = EPOLLIN;
+  wake.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &wake);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Engine::OnSocket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Engine::OnTimer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   if (options_.max_connections_per_host > 0) {
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
                       static_cast<long>(options_.max_connections_per_host));
@@ -333,6 +365,35 @@ HttpClient::Engine::~Engine() {
   if (multi_ != nullptr) curl_multi_cleanup(multi_);
   if (share_ != nullptr) curl_share_cleanup(share_);
   curl_slist_free_all(connect_to_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+int HttpClient::Engine::OnSocket(CURL*, curl_socket_t fd, int what, void* user, void*) {
+  auto* engine = static_cast<Engine*>(user);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // Fails harmlessly if closed.
+    return 0;
+  }
+  epoll_event event{};
+  event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  event.data.fd = fd;
+  if (epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
+    epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  }
+  return 0;
+}
+
+int HttpClient::Engine::OnTimer(CURLM*, long timeout_ms, void* user) {
+  auto* engine = static_cast<Engine*>(user);
+  engine->curl_deadline_ =
+      timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
+  return 0;
+}
+
+void HttpClient::Engine::Wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t written = write(wake_fd_, &one, sizeof one);
 }
 
 void HttpClient::Engine::Stop() {
@@ -340,7 +401,7 @@ void HttpClient::Engine::Stop() {
     MutexLock lock(&mu_);
     stopping_ = true;
   }
-  curl_multi_wakeup(multi_);
+  Wake();
 }
 
 void HttpClient::Engine::Enqueue(HttpRequest request, Callback done) {
@@ -359,7 +420,7 @@ void HttpClient::Engine::Enqueue(HttpRequest request, Callback done) {
     done(absl::CancelledError("HTTP client is shutting down"));
     return;
   }
-  curl_multi_wakeup(multi_);
+  Wake();
 }
 
 absl::StatusOr<HttpResponse> HttpClient::FetchAndWait(HttpRequest request) {
@@ -415,12 +476,31 @@ void HttpClient::Engine::Run() {
     }
     if (stopping) break;
     int running = 0;
-    curl_multi_perform(multi_, &running);
+    if (absl::Now() >= curl_deadline_) {
+      curl_deadline_ = absl::InfiniteFuture();  // The call may set a new one.
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
     Reap(finished);
     StartDueRetries(absl::Now());
     AbortCancelled(finished);
     run_callbacks();
-    curl_multi_poll(multi_, nullptr, 0, NextWaitMillis(absl::Now()), nullptr);
+    epoll_event events[64];
+    const int ready = epoll_wait(epoll_fd_, events, 64, NextWaitMillis(absl::Now()));
+    for (int i = 0; i < ready; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        uint64_t count = 0;
+        [[maybe_unused]] const ssize_t got = read(wake_fd_, &count, sizeof count);
+        continue;
+      }
+      const uint32_t flags = events[i].events;
+      const int mask = ((flags & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                       ((flags & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                       ((flags & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+      curl_multi_socket_action(multi_, fd, mask, &running);
+    }
+    Reap(finished);
+    run_callbacks();
   }
   // Shutting down: every request still here ends Cancelled.
   for (auto& [id, transfer] : transfers_) {
@@ -676,9 +756,10 @@ void HttpClient::Engine::AbortCancelled(std::vector<std::unique_ptr<Transfer>>& 
 }
 
 int HttpClient::Engine::NextWaitMillis(absl::Time now) const {
-  long curl_wait = -1;
-  curl_multi_timeout(multi_, &curl_wait);
-  int64_t wait = curl_wait < 0 ? 1000 : curl_wait;
+  int64_t wait = 1000;
+  if (curl_deadline_ != absl::InfiniteFuture()) {
+    wait = static_cast<int64_t>(std::ceil(absl::ToDoubleMilliseconds(curl_deadline_ - now)));
+  }
   if (!retries_.empty()) {
     const int64_t until_retry =
         static_cast<int64_t>(std::ceil(absl::ToDoubleMilliseconds(retries_.begin()->first - now)));
@@ -688,7 +769,7 @@ int HttpClient::Engine::NextWaitMillis(absl::Time now) const {
     wait = std::min(wait,
                     std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.cancel_poll_interval)));
   }
-  return static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));
+  return static_cast<int>(std::clamp<int64_t>(wait, 0, 1000));  // epoll's timeout: whole ms.
 }
 
 }  // namespace dataloader::server::io

@@ -1,7 +1,9 @@
 // Copyright 2026 The dataloader Authors.
 //
 // HttpClient: HTTP(S) GETs that hold no thread while they wait. One I/O thread drives every
-// transfer through libcurl's multi interface; Fetch() only queues the request and returns, and
+// transfer through libcurl's multi interface (curl_multi_socket_action, the sockets in epoll:
+// a wake-up costs the ready sockets, not a scan of every connection); Fetch() only queues the
+// request and returns, and
 // the callback runs on the I/O thread when the response (or the final error) is in. A stage
 // that calls Fetch() from an asynchronous op therefore has as many requests in flight as its
 // concurrency, whatever the size of the thread pool.
@@ -104,6 +106,10 @@ struct HttpClientOptions {
   // Connections to one host at once; further requests to it wait (without a thread) for a
   // free one. 0: no limit, the stages' concurrency bounds it. Default 0.
   int max_connections_per_host = 0;
+  // Idle connections kept open for reuse (beyond it the oldest closes). libcurl's default
+  // follows the number of running transfers, so a stage whose requests thin out at the end of
+  // an epoch would close connections the next epoch opens again. Must be >= 1. Default 256.
+  int max_idle_connections = 256;
   // "HOST:PORT:CONNECT_HOST:CONNECT_PORT" entries: connect elsewhere than the URL's host says,
   // keeping its name for Host, TLS and signing (curl's CONNECT_TO). For split-horizon DNS and
   // tests. Default none.

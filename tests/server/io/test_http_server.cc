@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +25,7 @@ namespace {
 
 constexpr uint64_t kListenKey = ~uint64_t{0};
 constexpr uint64_t kWakeKey = ~uint64_t{0} - 1;
+constexpr uint64_t kTimerKey = ~uint64_t{0} - 2;
 
 const char* Reason(int status) {
   switch (status) {
@@ -64,6 +66,7 @@ struct TestHttpServer::Connection {
   bool close_when_flushed = false;
   Response response;  // Of a delayed or chunked answer.
   size_t body_sent = 0;
+  absl::Time answered = absl::InfinitePast();  // When the last answer was all sent.
 };
 
 absl::StatusOr<std::unique_ptr<TestHttpServer>> TestHttpServer::Start(Handler handler) {
@@ -89,6 +92,10 @@ absl::StatusOr<std::unique_ptr<TestHttpServer>> TestHttpServer::Start(Handler ha
   epoll_ctl(server->epoll_fd_, EPOLL_CTL_ADD, server->listen_fd_, &event);
   event.data.u64 = kWakeKey;
   epoll_ctl(server->epoll_fd_, EPOLL_CTL_ADD, server->wake_fd_, &event);
+  // Delays are kept to the microsecond (epoll_wait's own timeout counts whole milliseconds).
+  server->timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  event.data.u64 = kTimerKey;
+  epoll_ctl(server->epoll_fd_, EPOLL_CTL_ADD, server->timer_fd_, &event);
   server->thread_ = std::thread([raw = server.get()] { raw->Run(); });
   return server;
 }
@@ -97,6 +104,7 @@ TestHttpServer::~TestHttpServer() {
   Stop();
   close(epoll_fd_);
   close(wake_fd_);
+  close(timer_fd_);
 }
 
 void TestHttpServer::Stop() {
@@ -176,6 +184,7 @@ void TestHttpServer::Run() {
       c.out.erase(0, static_cast<size_t>(n));
     }
     set_write_interest(c, false);
+    if (!c.busy) c.answered = absl::Now();
     if (c.close_when_flushed) {
       close_connection(c, false);
       return false;
@@ -251,6 +260,11 @@ void TestHttpServer::Run() {
       if (c.in.size() < consumed) return true;  // Body still coming.
       c.in.erase(0, consumed);
       ++requests_;
+      if (c.answered != absl::InfinitePast()) {
+        turnaround_ns_ += absl::ToInt64Nanoseconds(absl::Now() - c.answered);
+        ++turnarounds_;
+        c.answered = absl::InfinitePast();
+      }
       Response response = handler_(request);
       if (response.delay > absl::ZeroDuration()) {
         c.busy = true;
@@ -264,18 +278,29 @@ void TestHttpServer::Run() {
   };
 
   epoll_event events[128];
+  absl::Time armed = absl::InfiniteFuture();
   for (;;) {
-    int timeout = -1;
-    if (!timers.empty()) {
-      const double millis = absl::ToDoubleMilliseconds(timers.begin()->first - absl::Now());
-      timeout = static_cast<int>(std::max(0.0, std::ceil(millis)));
+    // The timer fd fires at the earliest due time (or never, with nothing due); re-armed only
+    // when that time changed.
+    const absl::Time earliest = timers.empty() ? absl::InfiniteFuture() : timers.begin()->first;
+    if (earliest != armed) {
+      itimerspec due{};
+      if (earliest != absl::InfiniteFuture()) due.it_value = absl::ToTimespec(earliest);
+      timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &due, nullptr);
+      armed = earliest;
     }
-    const int n = epoll_wait(epoll_fd_, events, 128, timeout);
+    const int n = epoll_wait(epoll_fd_, events, 128, -1);
     bool stop = false;
     for (int i = 0; i < n; ++i) {
       const uint64_t key = events[i].data.u64;
       if (key == kWakeKey) {
         stop = true;
+        continue;
+      }
+      if (key == kTimerKey) {
+        uint64_t expirations = 0;
+        [[maybe_unused]] ssize_t got = read(timer_fd_, &expirations, sizeof expirations);
+        armed = absl::InfiniteFuture();  // Fired: disarmed until set again.
         continue;
       }
       if (key == kListenKey) {
@@ -324,6 +349,7 @@ void TestHttpServer::Run() {
     if (stop) break;
     const absl::Time now = absl::Now();
     while (!timers.empty() && timers.begin()->first <= now) {
+      timer_late_ns_ += absl::ToInt64Nanoseconds(now - timers.begin()->first);
       const auto [id, kind] = timers.begin()->second;
       timers.erase(timers.begin());
       auto it = connections.find(id);

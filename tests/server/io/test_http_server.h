@@ -81,6 +81,13 @@ class TestHttpServer {
   std::string Url(absl::string_view path_and_query) const;
   int64_t connections_accepted() const { return connections_accepted_.load(); }
   int64_t requests() const { return requests_.load(); }
+  // Where the time of a request-response cycle goes, summed over all cycles so far:
+  // `timer_late`: how much later than asked delayed responses started (the server's own
+  // overhead); `turnaround`: from a response's last byte being sent to the next request on that
+  // connection arriving (the client's overhead between two requests of one slot).
+  absl::Duration timer_late() const { return absl::Nanoseconds(timer_late_ns_.load()); }
+  absl::Duration turnaround() const { return absl::Nanoseconds(turnaround_ns_.load()); }
+  int64_t turnarounds() const { return turnarounds_.load(); }
 
   // 200 with `bytes`, or 206 with the part a "Range: bytes=A-B" / "bytes=A-" header asks for
   // (416 if it is outside).
@@ -95,9 +102,13 @@ class TestHttpServer {
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
+  int timer_fd_ = -1;
   int port_ = 0;
   std::atomic<int64_t> connections_accepted_{0};
   std::atomic<int64_t> requests_{0};
+  std::atomic<int64_t> timer_late_ns_{0};
+  std::atomic<int64_t> turnaround_ns_{0};
+  std::atomic<int64_t> turnarounds_{0};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
 };
