@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -222,6 +223,11 @@ class HttpClient::Engine {
   std::multimap<absl::Time, uint64_t> retries_;              // Due time -> transfer id.
   std::vector<CURL*> idle_handles_;                          // Kept for reuse.
   absl::Time curl_deadline_ = absl::InfiniteFuture();        // When curl wants a timeout call.
+  std::map<int, uint32_t> watched_;  // Sockets in epoll_fd_ and their events: no redundant MODs.
+
+  // True while the I/O thread is (about to be) in epoll_wait: only then does Enqueue() need
+  // to wake it. Paired with the queue check under mu_ (see Run()).
+  std::atomic<bool> sleeping_{false};
   uint64_t random_state_ = 0;
 };
 
@@ -372,14 +378,22 @@ HttpClient::Engine::~Engine() {
 int HttpClient::Engine::OnSocket(CURL*, curl_socket_t fd, int what, void* user, void*) {
   auto* engine = static_cast<Engine*>(user);
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // Fails harmlessly if closed.
+    // Before curl closes the socket, or when no transfer uses it (an idle kept-alive one).
+    epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    engine->watched_.erase(fd);
     return 0;
   }
+  const uint32_t events =
+      ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  auto [it, added] = engine->watched_.try_emplace(fd, events);
+  if (!added && it->second == events) return 0;
+  it->second = events;
   epoll_event event{};
-  event.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  event.events = events;
   event.data.fd = fd;
-  if (epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
-    epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  if (epoll_ctl(engine->epoll_fd_, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) {
+    // The socket was closed and its number reused without a REMOVE: register it afresh.
+    epoll_ctl(engine->epoll_fd_, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
   }
   return 0;
 }
@@ -420,7 +434,8 @@ void HttpClient::Engine::Enqueue(HttpRequest request, Callback done) {
     done(absl::CancelledError("HTTP client is shutting down"));
     return;
   }
-  Wake();
+  // An awake I/O thread takes the request before it sleeps again (see Run()).
+  if (sleeping_.load()) Wake();
 }
 
 absl::StatusOr<HttpResponse> HttpClient::FetchAndWait(HttpRequest request) {
@@ -484,8 +499,17 @@ void HttpClient::Engine::Run() {
     StartDueRetries(absl::Now());
     AbortCancelled(finished);
     run_callbacks();
+    // Announce the sleep, then look at the queue once more: an Enqueue() that did not see
+    // sleeping_ pushed before this check and is taken at once (no lost wake-up).
+    sleeping_.store(true);
+    bool queued = false;
+    {
+      MutexLock lock(&mu_);
+      queued = !queue_.empty() || stopping_;
+    }
     epoll_event events[64];
-    const int ready = epoll_wait(epoll_fd_, events, 64, NextWaitMillis(absl::Now()));
+    const int ready = epoll_wait(epoll_fd_, events, 64, queued ? 0 : NextWaitMillis(absl::Now()));
+    sleeping_.store(false);
     for (int i = 0; i < ready; ++i) {
       const int fd = events[i].data.fd;
       if (fd == wake_fd_) {
@@ -502,19 +526,15 @@ void HttpClient::Engine::Run() {
     Reap(finished);
     run_callbacks();
   }
-  // Shutting down: every request still here ends Cancelled.
-  for (auto& [id, transfer] : transfers_) {
+  // Shutting down: every request still here ends Cancelled (its handle released as usual).
+  std::vector<Transfer*> left;
+  for (auto& [id, transfer] : transfers_) left.push_back(transfer.get());
+  for (Transfer* transfer : left) {
     Detach(*transfer);
-    transfer->result = absl::CancelledError(
-        absl::StrCat("GET ", RedactUrl(transfer->request.url), ": HTTP client shut down"));
-    finished.push_back(std::move(transfer));
-  }
-  transfers_.clear();
-  retries_.clear();
-  {
-    MutexLock lock(&mu_);
-    stats_.cancelled += static_cast<int64_t>(finished.size());
-    stats_.in_flight -= static_cast<int64_t>(finished.size());
+    Complete(*transfer,
+             absl::CancelledError(
+                 absl::StrCat("GET ", RedactUrl(transfer->request.url), ": HTTP client shut down")),
+             finished);
   }
   run_callbacks();
 }
