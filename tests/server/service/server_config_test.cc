@@ -149,5 +149,21 @@ TEST_F(ServerConfigRemoteTest, UnreachableStoreRefusesThePipeline) {
   EXPECT_THAT(definitions.status().message(), HasSubstr("pipeline 'remote'"));
 }
 
+TEST_F(ServerConfigRemoteTest, TheExampleS3ConfigServesAPrefixOfTheStore) {
+  // deploy/pipelines/imagenet_train_s3.textproto, pointed at this test's s3rver.
+  absl::StatusOr<v1::ServerConfig> config = ReadServerConfig(
+      std::string(DL_SOURCE_DIR) + "/deploy/pipelines/imagenet_train_s3.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  v1::S3PrefixSource& source = *config->mutable_pipelines(0)->mutable_s3_prefix();
+  source.set_bucket("data");
+  source.set_prefix("train");
+  source.mutable_s3()->set_endpoint(s3rver_->endpoint());
+  source.mutable_s3()->set_credentials_file(credentials_);
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = ToDefinitions(*config);
+  ASSERT_TRUE(definitions.ok()) << definitions.status();
+  EXPECT_EQ((*definitions)[0].dataset->size(), 3);
+  EXPECT_EQ((*definitions)[0].stages[0].op, "read_url");
+}
+
 }  // namespace
 }  // namespace dataloader::server
