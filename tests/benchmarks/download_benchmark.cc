@@ -140,6 +140,19 @@ struct PeakInFlight {
   }
 };
 
+// The test server's counters, to report one case's share (deltas).
+struct ServerCounters {
+  int64_t requests = 0;
+  int64_t turnarounds = 0;
+  absl::Duration turnaround;
+  absl::Duration timer_late;
+};
+
+ServerCounters ReadServerCounters() {
+  const TestHttpServer& server = *GetSetup().server;
+  return {server.requests(), server.turnarounds(), server.turnaround(), server.timer_late()};
+}
+
 // CPU time of the whole process (every thread: the test server's too) so far.
 absl::Duration ProcessCpu() {
   rusage usage{};
@@ -149,8 +162,8 @@ absl::Duration ProcessCpu() {
 
 // `seconds`: the timed part of every iteration together; `ideal`: downloads/s.
 void Finish(benchmark::State& state, int64_t items, double seconds, double ideal, int64_t peak,
-            const io::HttpClientStats& before, const io::HttpClientStats& after,
-            absl::Duration cpu) {
+            const io::HttpClientStats& before, const io::HttpClientStats& after, absl::Duration cpu,
+            const ServerCounters& server_before) {
   // Process CPU per download, client and test server together: what the machine pays per
   // request whatever else runs on it.
   state.counters["cpu_us_per_download"] =
@@ -163,14 +176,18 @@ void Finish(benchmark::State& state, int64_t items, double seconds, double ideal
   state.counters["client_peak_in_flight"] = static_cast<double>(after.peak_in_flight);
   state.counters["connections"] =
       static_cast<double>(after.connections_opened - before.connections_opened);
-  // Per request-response cycle, averaged since the server started.
-  const TestHttpServer& server = *GetSetup().server;
-  if (server.turnarounds() > 0) {
+  // Per request-response cycle of this case, on average.
+  const ServerCounters now = ReadServerCounters();
+  if (now.turnarounds > server_before.turnarounds) {
     state.counters["client_turnaround_us"] =
-        absl::ToDoubleMicroseconds(server.turnaround()) / static_cast<double>(server.turnarounds());
+        absl::ToDoubleMicroseconds(now.turnaround - server_before.turnaround) /
+        static_cast<double>(now.turnarounds - server_before.turnarounds);
   }
-  state.counters["server_timer_late_us"] =
-      absl::ToDoubleMicroseconds(server.timer_late()) / static_cast<double>(server.requests());
+  if (now.requests > server_before.requests) {
+    state.counters["server_timer_late_us"] =
+        absl::ToDoubleMicroseconds(now.timer_late - server_before.timer_late) /
+        static_cast<double>(now.requests - server_before.requests);
+  }
 }
 
 // The HttpClient alone: `concurrency` request chains, each callback issuing the next request
@@ -206,6 +223,7 @@ void BM_Download_HttpClient(benchmark::State& state) {
   const int64_t downloads = std::min(kDownloads, 200 * concurrency);  // 2 s at the ideal rate.
   const io::HttpClientStats before = setup.store->http().Stats();
   const absl::Duration cpu_before = ProcessCpu();
+  const ServerCounters server_before = ReadServerCounters();
   int64_t items = 0;
   double seconds = 0;
   for (auto _ : state) {
@@ -222,7 +240,7 @@ void BM_Download_HttpClient(benchmark::State& state) {
     items += chains->done;
   }
   Finish(state, items, seconds, concurrency / absl::ToDoubleSeconds(kDelay), 0, before,
-         setup.store->http().Stats(), ProcessCpu() - cpu_before);
+         setup.store->http().Stats(), ProcessCpu() - cpu_before, server_before);
 }
 BENCHMARK(BM_Download_HttpClient)
     ->Arg(1)
@@ -243,6 +261,7 @@ void BM_Download_ReadUrl(benchmark::State& state) {
   std::unique_ptr<Runtime> runtime = *Runtime::Create({.num_threads = 2});
   const io::HttpClientStats before = setup.store->http().Stats();
   const absl::Duration cpu_before = ProcessCpu();
+  const ServerCounters server_before = ReadServerCounters();
   int64_t items = 0;
   double seconds = 0;
   PeakInFlight peak;
@@ -295,7 +314,7 @@ void BM_Download_ReadUrl(benchmark::State& state) {
     state.ResumeTiming();
   }
   Finish(state, items, seconds, concurrency / absl::ToDoubleSeconds(kDelay), peak.peak.load(),
-         before, setup.store->http().Stats(), ProcessCpu() - cpu_before);
+         before, setup.store->http().Stats(), ProcessCpu() - cpu_before, server_before);
   std::sort(waits.begin(), waits.end());
   ReportProbe(state, std::move(waits));
 }
@@ -318,6 +337,7 @@ void BM_Download_StreamPipeline(benchmark::State& state) {
   };
   const io::HttpClientStats before = setup.store->http().Stats();
   const absl::Duration cpu_before = ProcessCpu();
+  const ServerCounters server_before = ReadServerCounters();
   int64_t items = 0;
   double seconds = 0;
   std::vector<absl::Duration> waits;
@@ -352,7 +372,7 @@ void BM_Download_StreamPipeline(benchmark::State& state) {
     state.ResumeTiming();
   }
   Finish(state, items, seconds, concurrency / absl::ToDoubleSeconds(kDelay), 0, before,
-         setup.store->http().Stats(), ProcessCpu() - cpu_before);
+         setup.store->http().Stats(), ProcessCpu() - cpu_before, server_before);
   std::sort(waits.begin(), waits.end());
   ReportProbe(state, std::move(waits));
 }
@@ -371,6 +391,7 @@ void BM_Download_Blocking(benchmark::State& state) {
   std::shared_ptr<io::ObjectStore> store = *io::ObjectStore::Create({});
   const io::HttpClientStats before = store->http().Stats();
   const absl::Duration cpu_before = ProcessCpu();
+  const ServerCounters server_before = ReadServerCounters();
   int64_t items = 0;
   double seconds = 0;
   PeakInFlight peak;
@@ -402,7 +423,7 @@ void BM_Download_Blocking(benchmark::State& state) {
   }
   // Measured against the same 6,400/s; a blocking stage's own ceiling is 2 / 10 ms = 200/s.
   Finish(state, items, seconds, concurrency / absl::ToDoubleSeconds(kDelay), peak.peak.load(),
-         before, store->http().Stats(), ProcessCpu() - cpu_before);
+         before, store->http().Stats(), ProcessCpu() - cpu_before, server_before);
 }
 BENCHMARK(BM_Download_Blocking)
     ->Arg(64)
