@@ -48,7 +48,6 @@ struct Transfer {
   absl::Duration retry_after = absl::ZeroDuration();
   int64_t range_total = -1;
   char error_buffer[CURL_ERROR_SIZE] = {};
-  std::string last_error;
   // Waiting to retry: its entry in retries_.
   bool waiting = false;
   std::multimap<absl::Time, uint64_t>::iterator retry_entry;
@@ -665,7 +664,6 @@ void HttpClient::Engine::FinishAttempt(Transfer& transfer, CURLcode code,
     long status = 0;
     curl_easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &status);
     if (IsRetryableHttpStatus(static_cast<int>(status)) && can_retry) {
-      transfer.last_error = absl::StrCat("HTTP ", status);
       schedule_retry(options_.retry.BackoffWithHint(attempts, NextRandom(), transfer.retry_after));
       return;
     }
@@ -700,7 +698,6 @@ void HttpClient::Engine::FinishAttempt(Transfer& transfer, CURLcode code,
           ? absl::StrCat(curl_easy_strerror(code), ": ", transfer.error_buffer)
           : std::string(curl_easy_strerror(code));
   if (IsRetryableCurlCode(code) && can_retry) {
-    transfer.last_error = detail;
     schedule_retry(options_.retry.Backoff(attempts, NextRandom()));
     return;
   }
