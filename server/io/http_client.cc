@@ -191,6 +191,8 @@ class HttpClient::Engine {
                      std::vector<std::unique_ptr<Transfer>>& finished);
   void Complete(Transfer& transfer, absl::StatusOr<HttpResponse> result,
                 std::vector<std::unique_ptr<Transfer>>& finished);
+  // Runs the callbacks of `finished` requests and destroys them; empties it.
+  void RunCallbacks(std::vector<std::unique_ptr<Transfer>>& finished);
   void StartDueRetries(absl::Time now);
   void AbortCancelled(std::vector<std::unique_ptr<Transfer>>& finished);
   int NextWaitMillis(absl::Time now) const;
@@ -463,14 +465,22 @@ uint64_t HttpClient::Engine::NextRandom() {  // splitmix64: enough for jitter.
   return z ^ (z >> 31);
 }
 
+void HttpClient::Engine::RunCallbacks(std::vector<std::unique_ptr<Transfer>>& finished) {
+  if (finished.empty()) return;
+  for (std::unique_ptr<Transfer>& transfer : finished) {
+    transfer->done(*std::move(transfer->result));
+  }
+  // A request stays in flight (Stats()) until its callback has run and been destroyed, with
+  // whatever it captured: once in_flight is 0, this thread holds nothing of its callers'.
+  const int64_t count = static_cast<int64_t>(finished.size());
+  finished.clear();
+  MutexLock lock(&mu_);
+  stats_.in_flight -= count;
+}
+
 void HttpClient::Engine::Run() {
   std::vector<std::unique_ptr<Transfer>> finished;
-  auto run_callbacks = [&finished] {
-    for (std::unique_ptr<Transfer>& transfer : finished) {
-      transfer->done(*std::move(transfer->result));
-    }
-    finished.clear();
-  };
+  auto run_callbacks = [this, &finished] { RunCallbacks(finished); };
   for (;;) {
     std::deque<Queued> incoming;
     bool stopping = false;
@@ -547,7 +557,7 @@ void HttpClient::Engine::StartAttempt(Transfer& transfer) {
                absl::InvalidArgumentError(absl::StrCat("'", RedactUrl(request.url),
                                                        "' is not an http:// or https:// URL")),
                finished);
-      for (auto& each : finished) each->done(*std::move(each->result));
+      RunCallbacks(finished);
       return;
     }
     if (request.range.has_value() &&
@@ -558,7 +568,7 @@ void HttpClient::Engine::StartAttempt(Transfer& transfer) {
                    "bad byte range: offset ", request.range->offset, ", length ",
                    request.range->length, " (offset >= 0, length >= 1 or -1 for the rest)")),
                finished);
-      for (auto& each : finished) each->done(*std::move(each->result));
+      RunCallbacks(finished);
       return;
     }
     CURL* easy = nullptr;
@@ -724,7 +734,6 @@ void HttpClient::Engine::Complete(Transfer& transfer, absl::StatusOr<HttpRespons
                                   std::vector<std::unique_ptr<Transfer>>& finished) {
   {
     MutexLock lock(&mu_);
-    --stats_.in_flight;
     if (result.ok()) {
       ++stats_.responses;
     } else if (absl::IsCancelled(result.status())) {

@@ -128,8 +128,10 @@ struct HttpClientStats {
   int64_t attempts = 0;            // Tries, retries included.
   int64_t retries = 0;             // attempts beyond each request's first.
   int64_t connections_opened = 0;  // New connections; every other attempt reused one.
-  int64_t in_flight = 0;           // Requests queued, running or waiting to retry now.
-  int64_t peak_in_flight = 0;      // Most in flight at once.
+  // Requests queued, running, waiting to retry, or whose callback has not yet returned (and
+  // been destroyed, with what it captured) now.
+  int64_t in_flight = 0;
+  int64_t peak_in_flight = 0;  // Most in flight at once.
 };
 
 // `url` without user info ("user:secret@") and with the values of query parameters that

@@ -54,7 +54,10 @@ void ObjectStore::Read(const std::string& url, ReadOptions options, ReadCallback
   http_->Fetch(std::move(request),
                [done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
                  if (!response.ok()) {
-                   done(response.status());
+                   // Moved, not copied: a status shared by two threads is freed by whichever
+                   // drops it last, through Abseil's uninstrumented reference count (a false
+                   // race for ThreadSanitizer).
+                   done(std::move(response).status());
                  } else if (response->status / 100 != 2) {
                    done(ResponseError(*response));
                  } else {

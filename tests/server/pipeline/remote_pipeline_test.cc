@@ -65,7 +65,18 @@ class RemotePipelineTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     dir_ = pattern;
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    // A stream's pipeline lives on in its cancelled requests' callbacks; holding the stores
+    // until those have run makes this thread, not a store's own I/O thread, release them.
+    for (const std::shared_ptr<io::ObjectStore>& store : stores_) {
+      for (int i = 0; i < 2000 && store->http().Stats().in_flight > 0; ++i) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      EXPECT_EQ(store->http().Stats().in_flight, 0);
+    }
+    stores_.clear();
+    fs::remove_all(dir_);
+  }
 
   std::vector<CollatedBatch> Stream(const PipelineDefinition& definition,
                                     const StreamRequest& request, absl::Status* end) {
@@ -86,6 +97,7 @@ class RemotePipelineTest : public ::testing::Test {
   std::shared_ptr<io::ObjectStore> MakeStore(io::ObjectStoreOptions options) {
     absl::StatusOr<std::shared_ptr<io::ObjectStore>> store = io::ObjectStore::Create(options);
     EXPECT_TRUE(store.ok()) << store.status();
+    stores_.push_back(*store);
     return *std::move(store);
   }
 
@@ -102,6 +114,7 @@ class RemotePipelineTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<Runtime> runtime_ = *Runtime::Create({.num_threads = 2});
+  std::vector<std::shared_ptr<io::ObjectStore>> stores_;
 };
 
 void ExpectSameBatches(const std::vector<CollatedBatch>& a, const std::vector<CollatedBatch>& b) {
