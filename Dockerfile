@@ -94,6 +94,13 @@ RUN set -eu; \
     done; \
     echo "runtime packages: $(sort -u /packages | tr '\n' ' ')"; \
     du -sh /rootfs
+# Not a library, so ldd does not find it: the CA bundle libcurl verifies https stores
+# against (remote sources). The generated bundle only, with the package's status file.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && mkdir -p /rootfs/etc/ssl/certs /rootfs/var/lib/dpkg/status.d \
+    && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+    && dpkg-query -s ca-certificates > /rootfs/var/lib/dpkg/status.d/ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
 
 # ---------------------------------------------------------------------------------------------
 # Runtime stage: the three binaries and the shared libraries they load, nothing else.

@@ -19,6 +19,10 @@
 // The op must not block; it calls `done(result)` exactly once, from any thread, with an
 // absl::StatusOr<R> where R follows the same conventions (U, std::optional<U>, Many<U>).
 //
+// An error fails its item only, unless marked with EndsPipeline(error): then it ends the whole
+// pipeline with that error (for a condition every later item would meet too, such as a store
+// that went away), whatever the failure budgets.
+//
 //   .PipeAsync([](int x, Completion<int> done, const TaskContext& ctx) {
 //     ctx.loop().RunAfter(absl::Milliseconds(10),
 //                         [x, done = std::move(done)]() mutable { done(x * 2); });
@@ -35,10 +39,23 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
 #include "core/cancellation.h"
 #include "core/event_loop.h"
 
 namespace dataloader {
+
+// Marks a stage error (not OK) so that it ends the pipeline instead of failing only its item.
+// The pipeline then ends with the same code and message, prefixed with "stage '<name>': ";
+// the items already in the sink are still delivered. Use it for errors no later item can
+// escape (a store that stopped answering after the retries), not for bad items.
+inline absl::Status EndsPipeline(absl::Status error) {
+  error.SetPayload("dataloader/ends-pipeline", absl::Cord("1"));
+  return error;
+}
+inline bool IsPipelineEnding(const absl::Status& status) {
+  return !status.ok() && status.GetPayload("dataloader/ends-pipeline").has_value();
+}
 
 // Zero or more outputs of one stage call.
 template <typename T>

@@ -10,6 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   grpc-proto prometheus-cpp-dev
   libturbojpeg0-dev libspng-dev libopencv-imgproc-dev libyuv-dev
+  libcurl4-openssl-dev libexpat1-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # The Python client (python/): its native extension, its fallback, its torch adapter and
   # their tests (pytest, venv/pip/wheel for the install tests).
@@ -24,8 +25,13 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the S3 API server the tests start (npm's s3rver, which the tests' set-up
+# installs into the git-ignored .cache/s3rver). Any node and npm on PATH will do; else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]} == 0)); then
-  echo "install_deps: all ${#packages[@]} packages present"
+  echo "install_deps: all ${#packages[@]} packages present, and node and npm"
   exit 0
 fi
 

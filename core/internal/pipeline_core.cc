@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/internal/stage_traits.h"
+#include "core/stage_function.h"
 #include "core/status_macros.h"
 
 namespace dataloader::internal {
@@ -358,6 +359,11 @@ void PipelineCore::FireReadyCallbacksLocked() {
 void PipelineCore::RecordFailureLocked(Node& node, const absl::Status& error) {
   node.CountFailure();
   ++total_failures_;
+  if (IsPipelineEnding(error)) {
+    FailLocked(absl::Status(
+        error.code(), absl::StrCat("stage '", node.name(), "': ", std::string(error.message()))));
+    return;
+  }
   if (node.max_failures() != kUnlimitedFailures && node.failures() > node.max_failures()) {
     FailLocked(absl::AbortedError(absl::StrCat(
         "stage '", node.name(), "' exceeded its failure budget: ", node.failures(),

@@ -5,7 +5,7 @@
 namespace dataloader::server {
 
 absl::Status RegisterBuiltinOps(OpRegistry& registry) {
-  for (auto each : {&RegisterGenericOps, &RegisterImageOps, &RegisterFileOps}) {
+  for (auto each : {&RegisterGenericOps, &RegisterImageOps, &RegisterFileOps, &RegisterRemoteOps}) {
     if (absl::Status status = each(registry); !status.ok()) return status;
   }
   return absl::OkStatus();

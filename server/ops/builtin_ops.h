@@ -20,6 +20,8 @@ absl::Status RegisterGenericOps(OpRegistry& registry);
 absl::Status RegisterImageOps(OpRegistry& registry);
 // read_file (server/ops/file_ops.cc).
 absl::Status RegisterFileOps(OpRegistry& registry);
+// read_url (server/ops/remote_ops.cc).
+absl::Status RegisterRemoteOps(OpRegistry& registry);
 
 }  // namespace dataloader::server
 

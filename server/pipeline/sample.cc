@@ -5,8 +5,10 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/io/http_client.h"
 
 namespace dataloader::server {
 namespace {
@@ -72,6 +74,7 @@ absl::StatusOr<Tensor> Sample::Take(absl::string_view name) {
 }
 
 std::string Sample::Describe() const {
+  if (absl::StrContains(path, "://")) return absl::StrCat("object '", io::RedactUrl(path), "'");
   if (!path.empty()) return absl::StrCat("file '", path, "'");
   return absl::StrCat("sample ", index);
 }

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@
 #include "absl/strings/string_view.h"
 
 namespace dataloader::server {
+
+namespace io {
+class ObjectStore;
+}  // namespace io
 
 // Element types. The values equal dataloader.v1.DType's, so conversion is a cast.
 enum class DType : int {
@@ -50,14 +55,20 @@ struct Sample {
   uint64_t seed = 0;  // For per-sample randomness.
   std::vector<Tensor> tensors{};
   // Samples of a file dataset: the file's path relative to the dataset root. read_file reads
-  // it; errors name it. Not a tensor: it is not batched.
+  // it; errors name it. Not a tensor: it is not batched. Samples of a remote dataset: the
+  // object's URL (http://, https:// or s3://), which read_url reads through `store`.
   std::string path{};
+  // Samples of a remote dataset: the store (HTTP client, S3 settings) that reads `path`;
+  // shared by every sample of the dataset. Null otherwise, and after read_url (which lets go
+  // of it: a sample's bytes do not keep a store alive).
+  std::shared_ptr<const io::ObjectStore> store{};
 
   // The tensor called `name`, or NotFound naming it and the sample.
   absl::StatusOr<Tensor*> Find(absl::string_view name);
   // Removes the tensor called `name` and returns it (NotFound as Find).
   absl::StatusOr<Tensor> Take(absl::string_view name);
-  // "file 'a/b.jpg'" or "sample 12": how errors name this sample.
+  // "file 'a/b.jpg'", "object 's3://b/k.jpg'" (credentials left out) or "sample 12": how
+  // errors name this sample.
   std::string Describe() const;
 };
 

@@ -87,6 +87,7 @@ uint64_t SyntheticImageDataset::ContentFingerprint() const {
       .Add(options_.width)
       .Add(options_.channels)
       .Add(options_.num_classes)
+      .Add(options_.distinct_samples)  // Changes the images of samples past it.
       .value();
 }
 

@@ -13,7 +13,10 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "server/io/aws_credentials.h"
+#include "server/io/object_store.h"
 #include "server/pipeline/file_dataset.h"
+#include "server/pipeline/remote_dataset.h"
 #include "server/pipeline/synthetic_dataset.h"
 
 namespace dataloader::server {
@@ -26,6 +29,78 @@ class CollectFirstError : public google::protobuf::io::ErrorCollector {
   }
   std::string error;
 };
+
+io::HttpClientOptions ToHttpOptions(const v1::HttpConfig& config) {
+  io::HttpClientOptions options;
+  if (config.connect_timeout_ms() > 0) {
+    options.connect_timeout = absl::Milliseconds(config.connect_timeout_ms());
+  }
+  if (config.request_timeout_ms() > 0) {
+    options.request_timeout = absl::Milliseconds(config.request_timeout_ms());
+  }
+  if (config.max_attempts() > 0)
+    options.retry.max_attempts = static_cast<int>(config.max_attempts());
+  if (config.initial_backoff_ms() > 0) {
+    options.retry.initial_backoff = absl::Milliseconds(config.initial_backoff_ms());
+  }
+  if (config.max_backoff_ms() > 0) {
+    options.retry.max_backoff = absl::Milliseconds(config.max_backoff_ms());
+  }
+  options.ca_file = config.ca_file();
+  options.max_connections_per_host = static_cast<int>(config.max_connections_per_host());
+  return options;
+}
+
+// Reads the credentials now (start-up); their values go nowhere but the store.
+absl::StatusOr<io::S3Options> ToS3Options(const v1::S3Config& config) {
+  io::S3Options options;
+  options.endpoint = config.endpoint();
+  if (!config.region().empty()) options.region = config.region();
+  options.path_style = config.path_style();
+  options.anonymous = config.anonymous();
+  if (!options.anonymous) {
+    absl::StatusOr<io::AwsCredentials> credentials = io::LoadAwsCredentials(
+        {.credentials_file = config.credentials_file(), .profile = config.profile()});
+    if (!credentials.ok()) return credentials.status();
+    options.credentials = *std::move(credentials);
+  }
+  return options;
+}
+
+// The remote dataset of a url_list or s3_prefix source, listed and checked now.
+absl::StatusOr<std::shared_ptr<RemoteDataset>> MakeRemoteDataset(
+    const v1::PipelineConfig& pipeline) {
+  io::ObjectStoreOptions store_options;
+  const bool is_list = pipeline.has_url_list();
+  const v1::HttpConfig& http = is_list ? pipeline.url_list().http() : pipeline.s3_prefix().http();
+  store_options.http = ToHttpOptions(http);
+  const bool has_s3 = is_list ? pipeline.url_list().has_s3() : true;
+  if (has_s3) {
+    absl::StatusOr<io::S3Options> s3 =
+        ToS3Options(is_list ? pipeline.url_list().s3() : pipeline.s3_prefix().s3());
+    if (!s3.ok()) return s3.status();
+    store_options.s3 = *std::move(s3);
+  }
+  absl::StatusOr<std::shared_ptr<io::ObjectStore>> store =
+      io::ObjectStore::Create(std::move(store_options));
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<RemoteDataset>> dataset;
+  if (is_list) {
+    if (pipeline.url_list().list_file().empty()) {
+      return absl::InvalidArgumentError("url_list.list_file must be set");
+    }
+    dataset = RemoteDataset::FromUrlList(pipeline.url_list().list_file(), *std::move(store));
+  } else {
+    const v1::S3PrefixSource& source = pipeline.s3_prefix();
+    std::vector<std::string> extensions(source.extensions().begin(), source.extensions().end());
+    if (extensions.empty()) extensions = FileDataset::DefaultExtensions();
+    dataset = RemoteDataset::FromS3Prefix(source.bucket(), source.prefix(), extensions,
+                                          *std::move(store));
+  }
+  if (!dataset.ok()) return dataset.status();
+  if (absl::Status reachable = (*dataset)->CheckReachable(); !reachable.ok()) return reachable;
+  return std::shared_ptr<RemoteDataset>(*std::move(dataset));
+}
 
 }  // namespace
 
@@ -143,8 +218,21 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         dataset = *std::move(files);
         break;
       }
+      case v1::PipelineConfig::kUrlList:
+      case v1::PipelineConfig::kS3Prefix: {
+        absl::StatusOr<std::shared_ptr<RemoteDataset>> remote = MakeRemoteDataset(pipeline);
+        if (!remote.ok()) {
+          return absl::Status(remote.status().code(),
+                              absl::StrCat("pipeline '", pipeline.name(),
+                                           "': source: ", remote.status().message()));
+        }
+        dataset = *std::move(remote);
+        break;
+      }
       case v1::PipelineConfig::SOURCE_NOT_SET:
-        return invalid("no source (set 'synthetic', 'image_folder' or 'file_list')");
+        return invalid(
+            "no source (set 'synthetic', 'image_folder', 'file_list', 'url_list' or "
+            "'s3_prefix')");
     }
     absl::StatusOr<int64_t> load_concurrency =
         bounded("load_concurrency", pipeline.load_concurrency(), kAutomatic, kMaxStageConcurrency);

@@ -933,6 +933,31 @@ TEST(PipelineTest, PipelineBudgetCountsFailuresOfAllStages) {
   }
 }
 
+TEST(PipelineTest, PipelineEndingErrorEndsItWithItsCodeWhateverTheBudget) {
+  // The budget is unlimited: without the mark, every item would fail and the pipeline would
+  // end cleanly. With it, the first such error ends the pipeline with its own code.
+  auto pipeline = PipelineBuilder<>()
+                      .AddSource(std::views::iota(0, 1000))
+                      .PipeAsync(
+                          [](int x, Completion<int> done) {
+                            if (x < 5) {
+                              done(x);
+                            } else {
+                              done(EndsPipeline(absl::UnavailableError("store went away")));
+                            }
+                          },
+                          {.name = "download", .output_order = OutputOrder::kInput})
+                      .AddSink(8)
+                      .Build({.num_threads = 2});
+  ASSERT_TRUE(pipeline.ok());
+  auto [items, end] = Drain(**pipeline);
+  EXPECT_TRUE(absl::IsUnavailable(end)) << end;
+  EXPECT_EQ(end.message(), "stage 'download': store went away");
+  EXPECT_THAT(items, ElementsAre(0, 1, 2, 3, 4));  // What reached the sink first still comes.
+  EXPECT_FALSE(IsPipelineEnding(absl::UnavailableError("plain")));
+  EXPECT_FALSE(IsPipelineEnding(absl::OkStatus()));
+}
+
 TEST(PipelineTest, ThrowingStageFailsTheItem) {
   auto pipeline = PipelineBuilder<>()
                       .AddSource(std::views::iota(0, 10))

@@ -1,14 +1,25 @@
 // Copyright 2026 The dataloader Authors.
 //
 // Config loading: every bad value is an error naming the pipeline, field and value, never a
-// crash, a hang or a silently narrowed number.
+// crash, a hang or a silently narrowed number. Remote sources (url_list, s3_prefix) are
+// listed and checked at start-up against a real S3 API server (s3rver); a missing bucket or
+// refused credentials refuse the pipeline with a clear message that never holds the secret.
 #include "server/service/server_config.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "server/pipeline/remote_dataset.h"
+#include "tests/server/io/s3rver.h"
 #include "tests/server/ops/test_ops.h"
 
 namespace dataloader::server {
@@ -67,6 +78,147 @@ TEST(ServerConfigTest, SyntheticSizesAreBounded) {
       &config));
   EXPECT_THAT(ToDefinitions(config, dataloader::testing::BuiltinOps()).status().message(),
               HasSubstr("60000x60000x4 = 14400000000 bytes per sample, over the limit"));
+}
+
+namespace fs = std::filesystem;
+using ::dataloader::server::testing::S3rver;
+using ::testing::Not;
+
+class ServerConfigRemoteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    char pattern[] = "/tmp/server_config_test_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    absl::StatusOr<std::unique_ptr<S3rver>> started = S3rver::Start("data");
+    ASSERT_TRUE(started.ok()) << started.status();
+    s3rver_ = *std::move(started);
+    for (const char* key : {"train/cat/1.jpg", "train/cat/2.jpg", "train/dog/1.jpg"}) {
+      ASSERT_TRUE(s3rver_->Put("data", key, "not really a jpeg").ok());
+    }
+    credentials_ = (dir_ / "credentials").string();
+    std::ofstream(credentials_) << "[default]\naws_access_key_id = S3RVER\n"
+                                   "aws_secret_access_key = S3RVER\n"
+                                   "[wrong]\naws_access_key_id = NOBODY\n"
+                                   "aws_secret_access_key = TopSecretValue\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  absl::StatusOr<std::vector<PipelineDefinition>> Convert(const std::string& text) {
+    v1::ServerConfig config;
+    EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &config)) << text;
+    return ToDefinitions(config, dataloader::testing::BuiltinOps());
+  }
+  std::string S3Block(const std::string& profile = "default") {
+    return absl::StrCat("s3 { endpoint: '", s3rver_->endpoint(),
+                        "' path_style: true credentials_file: '", credentials_, "' profile: '",
+                        profile, "' }");
+  }
+
+  fs::path dir_;
+  std::string credentials_;
+  std::unique_ptr<S3rver> s3rver_;
+};
+
+TEST_F(ServerConfigRemoteTest, S3PrefixSourceIsListedAtStartUp) {
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(absl::StrCat(
+      "pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'data' prefix: 'train' ",
+      S3Block(), " http { max_attempts: 2 } } stages { op: 'read_url' concurrency: 8 } }"));
+  ASSERT_TRUE(definitions.ok()) << definitions.status();
+  ASSERT_EQ(definitions->size(), 1u);
+  const auto* dataset = dynamic_cast<const RemoteDataset*>((*definitions)[0].dataset.get());
+  ASSERT_NE(dataset, nullptr);
+  EXPECT_EQ(dataset->size(), 3);
+  EXPECT_EQ(dataset->url(2), "s3://data/train/dog/1.jpg");
+  EXPECT_EQ(dataset->label(2), 1);
+  EXPECT_EQ(dataset->store().http().options().retry.max_attempts, 2);
+}
+
+TEST_F(ServerConfigRemoteTest, MissingBucketRefusesThePipeline) {
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(absl::StrCat(
+      "pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'nobucket' prefix: 'train' ",
+      S3Block(), " } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(absl::IsNotFound(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr("pipeline 'remote': source: listing s3://nobucket/train/"));
+  EXPECT_THAT(definitions.status().message(), HasSubstr("the bucket does not exist"));
+}
+
+TEST_F(ServerConfigRemoteTest, RefusedCredentialsRefuseThePipelineWithoutTheSecret) {
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions =
+      Convert(absl::StrCat("pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'data' ",
+                           S3Block("wrong"), " } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(absl::IsPermissionDenied(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(), HasSubstr("InvalidAccessKeyId"));
+  EXPECT_THAT(definitions.status().message(), Not(HasSubstr("TopSecretValue")));
+}
+
+TEST_F(ServerConfigRemoteTest, CredentialsFromTheEnvironment) {
+  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(absl::StrCat(
+      "pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'data' s3 { endpoint: '",
+      s3rver_->endpoint(), "' path_style: true } } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(definitions.ok()) << definitions.status();
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+  definitions = Convert(absl::StrCat(
+      "pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'data' s3 { endpoint: '",
+      s3rver_->endpoint(), "' path_style: true } } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(absl::IsNotFound(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(), HasSubstr("no S3 credentials"));
+}
+
+TEST_F(ServerConfigRemoteTest, UrlListSource) {
+  const std::string list = (dir_ / "urls.txt").string();
+  std::ofstream(list) << "s3://data/train/cat/1.jpg 0\ns3://data/train/dog/1.jpg 1\n";
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions =
+      Convert(absl::StrCat("pipelines { name: 'urls' batch_size: 2 url_list { list_file: '", list,
+                           "' ", S3Block(), " } stages { op: 'read_url' } }"));
+  ASSERT_TRUE(definitions.ok()) << definitions.status();
+  EXPECT_EQ((*definitions)[0].dataset->size(), 2);
+
+  definitions =
+      Convert(absl::StrCat("pipelines { name: 'urls' batch_size: 2 url_list { list_file: '", list,
+                           "' } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(absl::IsInvalidArgument(definitions.status()));
+  EXPECT_THAT(definitions.status().message(), HasSubstr("no s3 options"));
+
+  definitions =
+      Convert(absl::StrCat("pipelines { name: 'urls' batch_size: 2 url_list { list_file: '", list,
+                           "' ", S3Block(), " } stages { op: 'read_file' } }"));
+  EXPECT_TRUE(absl::IsInvalidArgument(definitions.status()));
+  EXPECT_THAT(definitions.status().message(), HasSubstr("read_file"));
+}
+
+TEST_F(ServerConfigRemoteTest, UnreachableStoreRefusesThePipeline) {
+  const std::string endpoint = s3rver_->endpoint();
+  s3rver_->Kill();
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(absl::StrCat(
+      "pipelines { name: 'remote' batch_size: 2 s3_prefix { bucket: 'data' s3 { endpoint: '",
+      endpoint, "' path_style: true credentials_file: '", credentials_,
+      "' } http { max_attempts: 2 initial_backoff_ms: 5 } } stages { op: 'read_url' } }"));
+  EXPECT_TRUE(absl::IsUnavailable(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(), HasSubstr("pipeline 'remote'"));
+}
+
+TEST_F(ServerConfigRemoteTest, TheExampleS3ConfigServesAPrefixOfTheStore) {
+  // deploy/pipelines/imagenet_train_s3.textproto, pointed at this test's s3rver.
+  absl::StatusOr<v1::ServerConfig> config = ReadServerConfig(
+      std::string(DL_SOURCE_DIR) + "/deploy/pipelines/imagenet_train_s3.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  v1::S3PrefixSource& source = *config->mutable_pipelines(0)->mutable_s3_prefix();
+  source.set_bucket("data");
+  source.set_prefix("train");
+  source.mutable_s3()->set_endpoint(s3rver_->endpoint());
+  source.mutable_s3()->set_credentials_file(credentials_);
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = ToDefinitions(*config, dataloader::testing::BuiltinOps());
+  ASSERT_TRUE(definitions.ok()) << definitions.status();
+  EXPECT_EQ((*definitions)[0].dataset->size(), 3);
+  EXPECT_EQ((*definitions)[0].stages[0].op, "read_url");
 }
 
 }  // namespace
