@@ -15,6 +15,7 @@
 
 #include "core/pipeline_options.h"
 #include "server/pipeline/dataset.h"
+#include "server/pipeline/sample.h"
 
 namespace dataloader::server {
 
@@ -27,6 +28,13 @@ struct StageDefinition {
   // Completion order (the default) is fastest; the stream's bytes are the same either way.
   OutputOrder output_order = OutputOrder::kCompletion;
   int64_t max_failures = kUnlimitedFailures;
+};
+
+// A tensor every sample of a pipeline must carry for its batches to stack.
+struct SampleTensorSpec {
+  std::string name{};
+  DType dtype = DType::kUint8;
+  std::vector<int64_t> shape{};  // One sample's, without the batch dimension.
 };
 
 struct PipelineDefinition {
@@ -43,6 +51,13 @@ struct PipelineDefinition {
   // Identifies what the streams' bytes depend on (ContentFingerprint below); resume tokens
   // issued for another value are refused.
   uint64_t config_fingerprint = 0;
+  // The tensors of a batch's samples, as batched (after a normalize fused into collate), in
+  // order. Non-empty: a sample that does not match fails on its own, before its batch is
+  // assembled (stage "stack", counted against the failure budgets like any failed sample), and
+  // its batch goes out without it. The service sets it from the start-up probe's sample
+  // (server/service/pipeline_info.h). Empty: not checked; a sample that does not stack then
+  // fails its whole batch in collate.
+  std::vector<SampleTensorSpec> sample_tensors{};
 };
 
 // A hash of exactly what determines a stream's bytes for a given request: the dataset's

@@ -20,9 +20,7 @@ namespace {
 // training sample here), so this keeps up on any machine; each task holds a whole batch, and
 // the input order's window of one more bounds a stream's collated batches outside the sink to
 // that plus one.
-int CollateConcurrency(Runtime& runtime) {
-  return std::max(2, runtime.pool().num_threads() / 4);
-}
+int CollateConcurrency(Runtime& runtime) { return std::max(2, runtime.pool().num_threads() / 4); }
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
@@ -82,6 +80,47 @@ absl::StatusOr<CollatedBatch> Collate(AssembledBatch<Sample> group, int64_t firs
     }
   }
   return batch;
+}
+
+std::string LayoutText(DType dtype, const std::vector<int64_t>& shape) {
+  return absl::StrCat(DTypeName(dtype), " ", ShapeText(shape));
+}
+
+// OK if `sample` carries exactly the tensors of `expected` (as batched: the tensor of `fused`,
+// if any, as that op will write it), else why not, naming the sample and the tensor.
+absl::Status CheckStacks(const Sample& sample, const std::vector<SampleTensorSpec>& expected,
+                         const TensorMap* fused) {
+  auto refused = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        sample.Describe(), ": does not stack with the pipeline's other samples: ", why));
+  };
+  if (sample.tensors.size() != expected.size()) {
+    return refused(absl::StrCat(sample.tensors.size(), " tensors, batches have ", expected.size()));
+  }
+  for (size_t t = 0; t < expected.size(); ++t) {
+    const Tensor& tensor = sample.tensors[t];
+    const SampleTensorSpec& want = expected[t];
+    if (tensor.name != want.name) {
+      return refused(absl::StrCat("tensor ", t, " is '", tensor.name, "', batches have '",
+                                  want.name, "' there"));
+    }
+    TensorLayout layout{.dtype = tensor.dtype, .shape = tensor.shape};
+    if (fused != nullptr && tensor.name == fused->tensor_name()) {
+      absl::StatusOr<TensorLayout> output = fused->OutputLayout(tensor);
+      if (!output.ok()) return refused(output.status().message());
+      layout = *std::move(output);
+    } else if (layout.bytes() != tensor.data.size()) {
+      return refused(absl::StrCat("tensor '", tensor.name, "' has ", tensor.data.size(),
+                                  " bytes for ", LayoutText(tensor.dtype, tensor.shape)));
+    }
+    if (layout.dtype != want.dtype || layout.shape != want.shape) {
+      return refused(absl::StrCat("tensor '", tensor.name, "' is ",
+                                  LayoutText(layout.dtype, layout.shape), ", batches stack ",
+                                  LayoutText(want.dtype, want.shape),
+                                  " (resize or crop images to one size)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 struct BuiltStages {
@@ -259,8 +298,7 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
           options));
     } else if (op->IsAsync()) {
       current.emplace(std::move(*current).PipeAsync(
-          [op, stage_failures](Sample sample, Completion<Sample> done,
-                               const TaskContext& context) {
+          [op, stage_failures](Sample sample, Completion<Sample> done, const TaskContext& context) {
             stage_failures.Start(*op, std::move(sample), std::move(done), context);
           },
           options));
@@ -271,6 +309,22 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
           },
           options));
     }
+  }
+
+  // A sample that would not stack with the others fails here on its own (reported, counted
+  // against the budgets); its batch then goes out without it rather than fail whole.
+  if (!definition.sample_tensors.empty()) {
+    StageFailures stack_failures = failure_labels.Next("stack");
+    current.emplace(std::move(*current).Pipe(
+        [expected = definition.sample_tensors, fused_op,
+         stack_failures](Sample sample) -> absl::StatusOr<Sample> {
+          const TensorMap* fused = fused_op == nullptr ? nullptr : fused_op->AsTensorMap();
+          if (absl::Status stacks = CheckStacks(sample, expected, fused); !stacks.ok()) {
+            return stack_failures.Result(sample.index, stacks);
+          }
+          return sample;
+        },
+        {.name = "stack"}));
   }
 
   // Batches by position: the stages above run in completion order (unless configured

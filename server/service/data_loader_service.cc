@@ -47,6 +47,14 @@ absl::StatusOr<std::unique_ptr<DataLoaderService>> DataLoaderService::Create(
     // The probe's failures are not reported: its samples are streamed (and reported) again.
     absl::StatusOr<v1::PipelineInfo> info = DescribePipeline(definition, runtime, ops);
     if (!info.ok()) return info.status();
+    // Streams check each sample against the probe's, so that one that does not stack fails
+    // alone instead of its whole batch.
+    for (const v1::TensorSpec& tensor : info->tensors()) {
+      definition.sample_tensors.push_back(
+          {.name = tensor.name(),
+           .dtype = static_cast<DType>(tensor.dtype()),
+           .shape = std::vector<int64_t>(tensor.shape().begin() + 1, tensor.shape().end())});
+    }
     std::string name = definition.name;
     std::shared_ptr<FailureReporter> failures = service->failure_log_->ForPipeline(definition);
     service->pipelines_.emplace(

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/pipeline/stream_pipeline.h"
@@ -11,9 +12,10 @@
 namespace dataloader::server {
 namespace {
 
-// The first sample of `definition` that succeeds, as a batch of one.
-absl::StatusOr<CollatedBatch> ProbeSample(const PipelineDefinition& definition, Runtime& runtime,
-                                          const OpRegistry& ops) {
+// Up to kProbeLayoutSamples of the first samples of `definition` that succeed, each as a
+// batch of one, in dataset order; an error if none does.
+absl::StatusOr<std::vector<CollatedBatch>> ProbeSamples(const PipelineDefinition& definition,
+                                                        Runtime& runtime, const OpRegistry& ops) {
   const int64_t tries = std::min(kProbeSamples, definition.dataset->size());
   PipelineDefinition probe = definition;
   probe.batch_size = 1;
@@ -26,17 +28,47 @@ absl::StatusOr<CollatedBatch> ProbeSample(const PipelineDefinition& definition, 
   absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> pipeline =
       BuildStreamPipeline(probe, {.max_batches = tries}, runtime, ops);
   if (!pipeline.ok()) return pipeline.status();
-  while (true) {
+  std::vector<CollatedBatch> good;
+  while (static_cast<int64_t>(good.size()) < kProbeLayoutSamples) {
     absl::StatusOr<CollatedBatch> batch = (*pipeline)->GetItem(kProbeTimeout);
     if (!batch.ok()) {
+      if (!good.empty()) break;  // The end, or a late failure: what was found is enough.
       if (absl::IsDeadlineExceeded(batch.status())) {
         return absl::DeadlineExceededError(
             absl::StrCat("no sample finished within ", absl::FormatDuration(kProbeTimeout)));
       }
       return batch.status();
     }
-    if (!batch->sample_ids.empty()) return batch;
+    if (!batch->sample_ids.empty()) good.push_back(*std::move(batch));
   }
+  return good;
+}
+
+bool SameLayout(const CollatedBatch& a, const CollatedBatch& b) {
+  if (a.tensors.size() != b.tensors.size()) return false;
+  for (size_t t = 0; t < a.tensors.size(); ++t) {
+    if (a.tensors[t].name != b.tensors[t].name || a.tensors[t].dtype != b.tensors[t].dtype ||
+        a.tensors[t].shape != b.tensors[t].shape) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The sample whose layout most of `samples` share; the earliest on a tie.
+const CollatedBatch& MostCommonLayout(const std::vector<CollatedBatch>& samples) {
+  size_t best = 0;
+  int64_t best_count = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const int64_t count = std::count_if(samples.begin(), samples.end(), [&](const auto& other) {
+      return SameLayout(samples[i], other);
+    });
+    if (count > best_count) {
+      best = i;
+      best_count = count;
+    }
+  }
+  return samples[best];
 }
 
 }  // namespace
@@ -50,15 +82,17 @@ absl::StatusOr<v1::PipelineInfo> DescribePipeline(const PipelineDefinition& defi
   if (definition.dataset == nullptr || definition.dataset->size() == 0) {
     return refused("its source has no samples");
   }
-  absl::StatusOr<CollatedBatch> sample = ProbeSample(definition, runtime, ops);
-  if (!sample.ok()) {
-    if (absl::IsOutOfRange(sample.status()) || absl::IsAborted(sample.status())) {
+  absl::StatusOr<std::vector<CollatedBatch>> samples = ProbeSamples(definition, runtime, ops);
+  if (!samples.ok()) {
+    const absl::Status& status = samples.status();
+    if (absl::IsOutOfRange(status) || absl::IsAborted(status)) {
       return refused(absl::StrCat("none of its first ",
                                   std::min(kProbeSamples, definition.dataset->size()),
-                                  " samples could be processed (", sample.status().message(), ")"));
+                                  " samples could be processed (", status.message(), ")"));
     }
-    return refused(sample.status().message());
+    return refused(status.message());
   }
+  const CollatedBatch& sample = MostCommonLayout(*samples);
   v1::PipelineInfo info;
   info.set_name(definition.name);
   info.set_description(definition.description);
@@ -71,7 +105,7 @@ absl::StatusOr<v1::PipelineInfo> DescribePipeline(const PipelineDefinition& defi
   info.set_remainder_policy(v1::REMAINDER_POLICY_DROP);
   const uint64_t batch = static_cast<uint64_t>(definition.batch_size);
   uint64_t bytes = kBatchFixedBytes + kSampleIdBytes * batch;
-  for (const BatchTensor& tensor : sample->tensors) {
+  for (const BatchTensor& tensor : sample.tensors) {
     v1::TensorSpec* spec = info.add_tensors();
     spec->set_name(tensor.name);
     spec->set_dtype(static_cast<v1::DType>(tensor.dtype));

@@ -5,9 +5,12 @@
 //
 // The tensors a batch carries are only known by running the ops, so the server probes each
 // pipeline at start-up: it runs the pipeline's first samples (in dataset order, one per
-// batch) until one succeeds and describes the tensors from it. Failed samples are skipped;
-// if none of the first kProbeSamples succeeds, the pipeline cannot serve anything useful and
-// the server refuses to start, with the last failure's message.
+// batch) until kProbeLayoutSamples succeed and describes the tensors from the layout most of
+// them share (the earliest on a tie), so that one odd sample first in the dataset does not
+// become every batch's model (streams fail the samples that do not match it:
+// PipelineDefinition::sample_tensors). Failed samples are skipped; if none of the first
+// kProbeSamples succeeds, the pipeline cannot serve anything useful and the server refuses
+// to start, with the last failure's message.
 #ifndef SERVER_SERVICE_PIPELINE_INFO_H_
 #define SERVER_SERVICE_PIPELINE_INFO_H_
 
@@ -24,6 +27,8 @@ namespace dataloader::server {
 
 // Samples the probe tries before refusing a pipeline.
 inline constexpr int64_t kProbeSamples = 64;
+// Good samples the probe compares to choose the batches' layout.
+inline constexpr int64_t kProbeLayoutSamples = 8;
 // How long the probe waits for one sample.
 inline constexpr absl::Duration kProbeTimeout = absl::Seconds(60);
 

@@ -821,5 +821,60 @@ TEST(RequestHardeningTest, TheProbeSkipsFailedSamplesAndRefusesAPipelineWithNoGo
               ::testing::ContainsRegex("sample [0-9]+ is corrupt"));
 }
 
+// Regression (issue 10, defect 6): a sample whose tensors do not stack with the others used to
+// fail its whole batch in collate, and the stream skipped that sequence number yet ended OK.
+// Now it fails alone, counted against the budget, and every sequence number is sent.
+TEST(RequestHardeningTest, ASampleThatDoesNotStackFailsAloneAndEverySequenceIsSent) {
+  // Samples 0, 7, 14, ... lose a row: sample 0 among them, so the probe must not take the
+  // first good sample as every batch's model.
+  dataloader::testing::InProcessServer server(
+      R"pb(
+        pipelines {
+          name: "ragged"
+          synthetic { num_samples: 40 height: 4 width: 5 channels: 3 }
+          stages {
+            op: "shrink_every"
+            args { key: "every" value: "7" }
+          }
+          batch_size: 8
+          shuffle: false
+        }
+        pipelines {
+          name: "strict"
+          synthetic { num_samples: 40 height: 4 width: 5 channels: 3 }
+          stages {
+            op: "shrink_every"
+            args { key: "every" value: "7" }
+          }
+          batch_size: 8
+          shuffle: false
+          max_failures: 2
+        }
+      )pb",
+      0, {.ops = &dataloader::testing::TestOps(), .threads = 2, .log_streams = false});
+  auto stub = server.Stub();
+  StreamResult ragged = Stream(*stub, Request("ragged"));
+  ASSERT_TRUE(ragged.status.ok()) << ragged.status.error_message();
+  ASSERT_EQ(ragged.batches.size(), 5u);
+  std::vector<int64_t> received;
+  for (size_t i = 0; i < ragged.batches.size(); ++i) {
+    const v1::Batch& batch = ragged.batches[i];
+    EXPECT_EQ(batch.sequence(), i);
+    ASSERT_EQ(batch.tensors(0).shape(1), 4u) << "batch " << i;  // The common height.
+    EXPECT_EQ(batch.tensors(0).shape(0), static_cast<uint64_t>(batch.sample_ids_size()));
+    received.insert(received.end(), batch.sample_ids().begin(), batch.sample_ids().end());
+  }
+  std::vector<int64_t> expected;
+  for (int64_t i = 0; i < 40; ++i) {
+    if (i % 7 != 0) expected.push_back(i);
+  }
+  EXPECT_EQ(received, expected);
+
+  // Six samples do not stack; a budget of two ends the stream, naming why.
+  StreamResult strict = Stream(*stub, Request("strict"));
+  EXPECT_EQ(strict.status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(strict.status.error_message(), HasSubstr("does not stack"));
+}
+
 }  // namespace
 }  // namespace dataloader::server
