@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's archive, exactly the packages this project needs that are missing.
 # Safe to run repeatedly: when nothing is missing it neither updates apt lists nor installs.
-# Usage: scripts/install_deps.sh [--with-clang]   (clang-14 is for the TSan/thread-safety builds)
+# Usage: scripts/install_deps.sh [--with-clang]   (clang-14 is for the thread-safety check and the fuzzers)
 set -euo pipefail
 
 packages=(
@@ -18,7 +18,9 @@ packages=(
   python3-venv python3-pip python3-setuptools python3-wheel
 )
 if [[ "${1:-}" == "--with-clang" ]]; then
-  packages+=(clang-14 libclang-rt-14-dev)
+  # libc++: the thread-safety check parses with it (clang-14 cannot parse libstdc++ 12's
+  # <ranges>); libclang-rt: libFuzzer for the fuzzers.
+  packages+=(clang-14 libclang-rt-14-dev libc++-14-dev libc++abi-14-dev)
 fi
 
 missing=()

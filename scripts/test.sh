@@ -5,7 +5,8 @@
 #   2. ASan + UBSan build of the same tests;
 #   3. ThreadSanitizer build of the tests that need no gRPC (core/mutex.h makes locks visible
 #      to TSan; Debian's gRPC is not instrumented);
-#   4. clang-14 -Wthread-safety build of the core (checks the lock annotations);
+#   4. clang-14 -Wthread-safety check of core, server, client, rpc and cli (the lock
+#      annotations; scripts/thread_safety_check.sh);
 #   5. the libFuzzer targets (scripts/fuzz.sh: clang-14, ASan + UBSan), 20 s each on their
 #      committed seed corpora, two at a time;
 #   6. clang-format-14 check of every C++ file;
@@ -14,7 +15,7 @@
 #   8. the Grafana dashboard against the metrics the default build's server exports
 #      (deploy/check_dashboard.sh: a real server on 127.0.0.1, a real stream, a scrape).
 # Usage: scripts/test.sh [--quick]   (--quick: step 1 only)
-# Build trees: build/, build-asan/, build-tsan/, build-clang/, build-fuzz/ (kept for fast re-runs).
+# Build trees: build/, build-asan/, build-tsan/, build-fuzz/ (kept for fast re-runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -54,13 +55,10 @@ configure_and_build build-tsan -DDL_SANITIZE=thread -DDL_BUILD_BENCHMARKS=OFF -D
 (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ctest -j2 --output-on-failure --timeout 600)
 
-step "clang -Wthread-safety build of the core"
-# Only the core library: clang-14 cannot parse libstdc++ 12's <ranges>, which the tests use.
-CXX=clang++-14 cmake -S . -B build-clang -G Ninja -DDL_BUILD_TESTS=OFF -DDL_BUILD_BENCHMARKS=OFF >/dev/null
-ninja -C build-clang -j2 dataloader_core
-
-step "fuzzers (20 s each)"
-scripts/fuzz.sh --time=20
+step "clang -Wthread-safety check of every library and binary source"
+# core/, server/, client/, rpc/, cli/, parsed by clang-14 against libc++ with the default
+# build's flags (scripts/thread_safety_check.sh).
+scripts/thread_safety_check.sh build
 
 step "clang-format check"
 git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror

@@ -25,6 +25,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/internal/channel.h"
@@ -51,7 +52,7 @@ class StageNode final : public Node {
         batchable_(!kAsync && !may_fan_out && options.output_order == OutputOrder::kCompletion),
         call_(std::move(call)) {}
 
-  bool Pump(Dispatch& dispatch) override {
+  bool Pump(Dispatch& dispatch) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_.mu()) {
     bool progress = Deliver();
     const bool cheap = !kAsync && cost_.Cheap(kCheapTaskTime);
     // Room upstream for batches of a cheap stage (see BatchSize).
@@ -170,16 +171,18 @@ class StageNode final : public Node {
           [this, self, task = std::move(task), start](Outcome<Out> outcome) {
             outcome.elapsed = absl::FromChrono(std::chrono::steady_clock::now() - start);
             Dispatch dispatch;
-            CoreLock lock(self.get());
+            // core_ is *self (kept alive by it): locked by that name for the analysis.
+            CoreLock lock(&core_);
             absl::InlinedVector<Outcome<Out>, 1> outcomes;
             outcomes.push_back(std::move(outcome));
             FinishLocked(task, outcomes);
-            self->ScheduleLocked(dispatch);
+            core_.ScheduleLocked(dispatch);
           });
     core_.EndUserCall();
   }
 
-  void FinishLocked(const Task& task, absl::InlinedVector<Outcome<Out>, 1>& outcomes) {
+  void FinishLocked(const Task& task, absl::InlinedVector<Outcome<Out>, 1>& outcomes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_.mu()) {
     if (!core_.RunningLocked()) return;  // Ended meanwhile: the results are discarded.
     --running_;
     calls_in_flight_ -= static_cast<int64_t>(task.items_taken);
@@ -216,7 +219,7 @@ class StageNode final : public Node {
   }
 
   // Moves finished outputs into the output channel, in the stage's order, while it has room.
-  bool Deliver() {
+  bool Deliver() ABSL_EXCLUSIVE_LOCKS_REQUIRED(core_.mu()) {
     bool progress = false;
     auto deliver_front = [&](Outcome<Out>& outcome) {
       while (outcome.next < outcome.items.size() && !out_.full()) {
