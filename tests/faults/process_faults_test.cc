@@ -314,8 +314,8 @@ TEST(FaultAbandonedStreamsTest, AThousandAbandonedStreamsLeaveThreadsFdsAndMemor
   EXPECT_EQ(MetricSum(scrape, "dataloader_streams_active"), 0) << scrape;
   EXPECT_EQ(MetricSum(scrape, "dataloader_streams_finished_total"), started);
   // Most got as far as a stream (a client process killed early, or a deadline that passes
-  // before the call arrives, on a loaded machine, does not).
-  EXPECT_GE(started, 900);
+  // before the call arrives, on a loaded machine or in the slow sanitizer builds, does not).
+  EXPECT_GE(started, 800);
   // Flat: a leaked thread, connection or stream per abandoned stream would show by the
   // hundred; what is left is the pools' own give (a few threads, an allocator arena).
   EXPECT_LE(after.threads, warm.threads + 4) << "warm: " << warm << "; after: " << after;
