@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -200,6 +201,7 @@ absl::StatusOr<bool> TarSampleReader::ReadHeader() {
       continue;
     }
     pending_ = path;
+    pending_size_ = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : 0;
     last_member_ = path;
     return true;
   }
@@ -250,13 +252,23 @@ absl::StatusOr<std::optional<ShardSample>> TarSampleReader::Next(bool with_data)
     const bool image = field == "jpg" || field == "jpeg" || field == "png";
     const bool label = field == "cls";
     if (with_data && (image || label)) {
+      // libarchive's blocks copied straight into the sample: one copy, no zero-fill.
       std::vector<uint8_t> data;
-      uint8_t buffer[64 * 1024];
+      data.reserve(static_cast<size_t>(std::max<int64_t>(0, pending_size_)));
       while (true) {
-        const la_ssize_t got = archive_read_data(archive_, buffer, sizeof buffer);
-        if (got < 0) return Fail(absl::StrCat("cannot read member '", member, "'"));
-        if (got == 0) break;
-        data.insert(data.end(), buffer, buffer + got);
+        const void* block = nullptr;
+        size_t size = 0;
+        la_int64_t offset = 0;
+        const int result = archive_read_data_block(archive_, &block, &size, &offset);
+        if (result == ARCHIVE_EOF) break;
+        if (result != ARCHIVE_OK && result != ARCHIVE_WARN) {
+          return Fail(absl::StrCat("cannot read member '", member, "'"));
+        }
+        if (static_cast<size_t>(offset) != data.size()) {  // Sparse entries: holes are zeros.
+          data.resize(static_cast<size_t>(offset));
+        }
+        const auto* bytes = static_cast<const uint8_t*>(block);
+        data.insert(data.end(), bytes, bytes + size);
       }
       if (image) {
         if (has_image) bad("two image members (", member, ")");

@@ -100,6 +100,7 @@ class TarSampleReader {
   bool ended_ = false;
   // The member whose header was read but not yet its data: the first of the next sample.
   std::optional<std::string> pending_;
+  int64_t pending_size_ = 0;  // Its size from the header.
   std::string last_member_;
 };
 

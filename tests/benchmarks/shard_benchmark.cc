@@ -18,6 +18,8 @@
 //
 // Run: ninja -C build shard_benchmark make_image_dataset make_shards &&
 //      build/tests/benchmarks/shard_benchmark
+#include <malloc.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,6 +65,8 @@ struct Setup {
 
 Setup& GetSetup() {
   static Setup* setup = [] {
+    // As the server does (server/service/malloc_tuning.h), for both sources alike.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     if (!fs::exists(kDir / "shards" / "manifest")) {
       const std::string make = absl::StrCat(
           DL_MAKE_IMAGE_DATASET, " --output=", (kDir / "folder").string(),
@@ -142,6 +146,14 @@ void RunEpochs(benchmark::State& state, const PipelineDefinition& definition) {
       }
       samples += static_cast<int64_t>(batch->sample_ids.size());
     }
+    if (std::getenv("SHARD_BENCHMARK_STATS") != nullptr) {
+      for (const StageStats& stage : (*pipeline)->Stats().stages) {
+        std::fprintf(stderr, "%s: tasks %lld mean %.1f us concurrency %lld\n", stage.name.c_str(),
+                     static_cast<long long>(stage.tasks_started),
+                     absl::ToDoubleMicroseconds(stage.mean_task_time),
+                     static_cast<long long>(stage.concurrency));
+      }
+    }
   }
   state.SetItemsProcessed(samples);
 }
@@ -167,6 +179,24 @@ void BM_Train_ShardsHttp(benchmark::State& state) {
   RunEpochs(state, {.name = "shards_http", .dataset = shards, .stages = TrainStages(false)});
 }
 
+// The shard reader alone (no decode): what the source costs per sample.
+void BM_ReadOnly_ShardsLocal(benchmark::State& state) {
+  GetSetup();
+  static std::shared_ptr<TarShardDataset> shards =
+      *TarShardDataset::Open({.manifest = (kDir / "shards" / "manifest").string()});
+  int64_t samples = 0;
+  for (auto _ : state) {
+    auto stream = *shards->OpenStream({.shard_count = 1, .end_sample = shards->size()});
+    while (true) {
+      absl::StatusOr<std::optional<SequentialItem>> item = stream->Next();
+      if (!item.ok() || !item->has_value()) break;
+      ++samples;
+    }
+  }
+  state.SetItemsProcessed(samples);
+}
+
+BENCHMARK(BM_ReadOnly_ShardsLocal)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK(BM_Train_Folder)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK(BM_Train_ShardsLocal)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK(BM_Train_ShardsHttp)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
