@@ -4,6 +4,7 @@
 // batches of 32) fed three ways from the same images, in the same run, on a runtime of 2 pool
 // threads:
 //
+//   BM_ReadOnly_ShardsLocal  the shard reader alone (no ops): the source's cost per sample.
 //   BM_Train_Folder       image_folder + read_file: the local-folder baseline.
 //   BM_Train_ShardsLocal  tar_shards, the shards as local files.
 //   BM_Train_ShardsHttp   tar_shards over loopback HTTP: the test HTTP server (in this
@@ -15,6 +16,8 @@
 // >= 0.9 of Folder (items_per_second). The dataset (1,000 photo-like images from
 // tools/make_image_dataset, in 250-sample shards from tools/make_shards) is made in
 // /tmp/shard_benchmark on the first run and reused.
+//
+// SHARD_BENCHMARK_STATS=1 prints each epoch's stage statistics (tasks, mean task time).
 //
 // Run: ninja -C build shard_benchmark make_image_dataset make_shards &&
 //      build/tests/benchmarks/shard_benchmark
