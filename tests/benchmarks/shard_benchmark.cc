@@ -177,8 +177,15 @@ void BM_Train_ShardsLocal(benchmark::State& state) {
 
 void BM_Train_ShardsHttp(benchmark::State& state) {
   Setup& setup = GetSetup();
-  static std::shared_ptr<TarShardDataset> shards =
-      *TarShardDataset::Open({.manifest = setup.server->Url("/manifest"), .store = setup.store});
+  // SHARD_BENCHMARK_RANGE_BYTES and SHARD_BENCHMARK_PREFETCH override the remote reading.
+  RemoteShardOptions remote;
+  if (const char* bytes = std::getenv("SHARD_BENCHMARK_RANGE_BYTES")) {
+    remote.chunk_bytes = std::atoll(bytes);
+  }
+  if (const char* ahead = std::getenv("SHARD_BENCHMARK_PREFETCH"))
+    remote.prefetch = std::atoi(ahead);
+  static std::shared_ptr<TarShardDataset> shards = *TarShardDataset::Open(
+      {.manifest = setup.server->Url("/manifest"), .store = setup.store, .remote = remote});
   RunEpochs(state, {.name = "shards_http", .dataset = shards, .stages = TrainStages(false)});
 }
 
