@@ -119,6 +119,11 @@ absl::StatusOr<std::shared_ptr<TarShardDataset>> MakeTarShardDataset(
                           .shuffle_buffer = source.has_shuffle_buffer()
                                                 ? static_cast<int64_t>(source.shuffle_buffer())
                                                 : int64_t{1000}};
+  constexpr uint32_t kMaxRangeBytes = 256u << 20;  // ObjectStore's default max_bytes.
+  if (source.range_bytes() > kMaxRangeBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("tar_shards.range_bytes must be at most ",
+                                                   kMaxRangeBytes, ", got ", source.range_bytes()));
+  }
   if (source.range_bytes() > 0) options.remote.chunk_bytes = source.range_bytes();
   if (source.has_s3() || source.has_http() || source.manifest().find("://") != std::string::npos) {
     io::ObjectStoreOptions store_options;

@@ -295,6 +295,14 @@ TEST_F(ServerConfigRemoteTest, BadTarShardsManifestNamesTheLine) {
   EXPECT_TRUE(absl::IsInvalidArgument(definitions.status())) << definitions.status();
   EXPECT_THAT(definitions.status().message(),
               HasSubstr(absl::StrCat("pipeline 'shards': source: ", manifest, ":3:")));
+  definitions = Convert(absl::StrCat("pipelines { name: 'shards' batch_size: 2 tar_shards { ",
+                                     "manifest: '", manifest, "' range_bytes: 4000000000 } }"));
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr("tar_shards.range_bytes must be at most 268435456, got 4000000000"));
+  definitions = Convert(absl::StrCat("pipelines { name: 'shards' batch_size: 2 tar_shards { ",
+                                     "manifest: '", manifest, "' shuffle_buffer: 2000000 } }"));
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr("tar_shards.shuffle_buffer must be at most 1048576, got 2000000"));
   definitions = Convert(
       "pipelines { name: 'shards' batch_size: 2 tar_shards { manifest: '/nonexistent/m' } }");
   EXPECT_TRUE(absl::IsNotFound(definitions.status())) << definitions.status();
