@@ -466,5 +466,70 @@ TEST_F(TarShardTest, MakeShardsGivesTheFolderSamples) {
   }
 }
 
+TEST_F(TarShardTest, DecodeOpsGiveTheFolderPipelinesBatches) {
+  // The folder's pipeline (read_file, decode, resize) and the shards' (decode, resize), in the
+  // folder's order: the same batches, byte for byte.
+  const fs::path fixtures = fs::path(DL_TEST_DATA_DIR) / "images";
+  const fs::path folder = dir_ / "folder";
+  int copied = 0;
+  for (const char* name : {"gray.jpg", "gray.png", "palette.png", "cmyk.jpg", "interlaced.png"}) {
+    const fs::path to = folder / (copied % 2 == 0 ? "cat" : "dog") / name;
+    fs::create_directories(to.parent_path());
+    fs::copy_file(fixtures / name, to);
+    ++copied;
+  }
+  const std::string command =
+      absl::StrCat(DL_MAKE_SHARDS, " --input=", folder.string(),
+                   " --output=", (dir_ / "shards").string(), " --samples_per_shard=2 > /dev/null");
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::shared_ptr<TarShardDataset> shards = Open(1, (dir_ / "shards" / "manifest").string());
+  auto files = FileDataset::FromImageFolder(folder.string(), {"jpg", "png"});
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_NE(shards, nullptr);
+  const std::vector<StageDefinition> decode = {{.op = "decode_image"},
+                                               {.op = "resize", .args = {{"size", "12,16"}}}};
+  std::vector<StageDefinition> read_and_decode = decode;
+  read_and_decode.insert(read_and_decode.begin(), StageDefinition{.op = "read_file"});
+  auto runtime = *Runtime::Create({.num_threads = 2});
+  auto batches = [&](const PipelineDefinition& definition) {
+    auto pipeline = BuildStreamPipeline(definition, {.shard_count = 1, .seed = 3}, *runtime,
+                                        dataloader::testing::BuiltinOps());
+    EXPECT_TRUE(pipeline.ok()) << pipeline.status();
+    std::vector<CollatedBatch> out;
+    while (pipeline.ok()) {
+      absl::StatusOr<CollatedBatch> batch = (*pipeline)->GetItem(absl::Seconds(60));
+      if (!batch.ok()) {
+        EXPECT_TRUE(absl::IsOutOfRange(batch.status())) << batch.status();
+        break;
+      }
+      out.push_back(*std::move(batch));
+    }
+    return out;
+  };
+  const std::vector<CollatedBatch> from_folder = batches({.name = "folder",
+                                                          .dataset = *std::move(files),
+                                                          .stages = read_and_decode,
+                                                          .batch_size = 2,
+                                                          .shuffle = false});
+  const std::vector<CollatedBatch> from_shards = batches(
+      {.name = "shards", .dataset = shards, .stages = decode, .batch_size = 2, .shuffle = false});
+  ASSERT_EQ(from_folder.size(), 3u);
+  ASSERT_EQ(from_shards.size(), from_folder.size());
+  for (size_t b = 0; b < from_folder.size(); ++b) {
+    EXPECT_EQ(from_shards[b].sample_ids, from_folder[b].sample_ids);
+    ASSERT_EQ(from_shards[b].tensors.size(), 2u);
+    ASSERT_EQ(from_folder[b].tensors.size(), 2u);
+    for (size_t t = 0; t < 2; ++t) {
+      const BatchTensor& got = from_shards[b].tensors[t];
+      const BatchTensor& want = from_folder[b].tensors[t];
+      EXPECT_EQ(got.name, want.name);
+      EXPECT_EQ(got.shape, want.shape);
+      ASSERT_EQ(got.data.size(), want.data.size());
+      EXPECT_EQ(std::memcmp(got.data.data(), want.data.data(), got.data.size()), 0)
+          << "batch " << b << " tensor " << got.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dataloader::server
