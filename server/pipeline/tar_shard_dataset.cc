@@ -34,6 +34,7 @@ class TarShardStream final : public SampleStream {
         order_(dataset.ShardOrder(request.seed, request.epoch, request.shuffle)) {
     const int64_t per_stream = dataset.SamplesPerStream(request.shard_count);
     slice_begin_ = request.shard_index * per_stream;
+    slice_end_ = slice_begin_ + per_stream;
     int64_t start = 0;
     for (int64_t shard : order_) {
       sequence_start_.push_back(start);
@@ -154,6 +155,7 @@ class TarShardStream final : public SampleStream {
     // Over the network, the next shard's first ranges are requested now, so that moving on to
     // it does not wait a round trip.
     if (current_ + 1 < static_cast<int64_t>(order_.size()) &&
+        sequence_start_[static_cast<size_t>(current_ + 1)] < slice_end_ &&
         IsUrl(dataset_.ShardLocation(order_[static_cast<size_t>(current_ + 1)]))) {
       prefetched_ = Bytes(current_ + 1);
       prefetched_for_ = current_ + 1;
@@ -177,7 +179,8 @@ class TarShardStream final : public SampleStream {
   const std::shared_ptr<TarShardStreamStats> stats_;
   const std::vector<int64_t> order_;     // Shard indices in this epoch's order.
   std::vector<int64_t> sequence_start_;  // Position of each ordinal's first sample.
-  int64_t slice_begin_ = 0;
+  int64_t slice_begin_ = 0;              // The stream's slice of the epoch's sequence.
+  int64_t slice_end_ = 0;
   std::vector<int64_t> emit_;  // Slice positions still to emit, in order.
   size_t next_emit_ = 0;
   std::vector<bool> needed_;                            // Slice positions in emit_.
