@@ -37,9 +37,9 @@
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
 #include "server/ops/op_registry.h"
+#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/failure_reporter.h"
 #include "server/pipeline/pipeline_definition.h"
-#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/sample.h"
 
 namespace dataloader::server {
