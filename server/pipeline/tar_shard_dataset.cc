@@ -89,7 +89,10 @@ class TarShardStream final : public SampleStream {
     item.index = dataset_.FirstSampleId(shard) + in_shard;
     if (!opened_) Open();
     // Samples of the shard before this one (another stream's, or delivered before a resume).
-    while (shard_error_.ok() && next_in_shard_ < in_shard) Advance(entry, false);
+    while (shard_error_.ok() && next_in_shard_ < in_shard) {
+      Advance(entry, false);
+      ++stats_->samples_skipped;
+    }
     if (!shard_error_.ok()) {
       item.sample = absl::Status(shard_error_.code(),
                                  absl::StrCat("sample ", in_shard, " of ", shard_error_.message()));

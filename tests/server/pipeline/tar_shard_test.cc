@@ -296,6 +296,31 @@ TEST_F(TarShardTest, ResumeGivesTheTailOfTheUninterruptedStream) {
   }
 }
 
+TEST_F(TarShardTest, ResumeReadsOnlyWhatItMust) {
+  MakeShards({10, 10, 10, 10});
+  // In order: a resume at sample 15 does not touch shard 0 and skips 5 samples of shard 1.
+  std::shared_ptr<TarShardDataset> in_order = Open(1);
+  ASSERT_NE(in_order, nullptr);
+  auto stats = std::make_shared<TarShardStreamStats>();
+  std::vector<Item> tail = Collect(
+      *in_order, {.shard_count = 1, .shuffle = false, .first_sample = 15, .end_sample = 40}, stats);
+  ASSERT_EQ(tail.size(), 25u);
+  EXPECT_EQ(tail[0].id, 15);
+  EXPECT_EQ(stats->samples_read, 25);
+  EXPECT_EQ(stats->samples_skipped, 5);
+  // Shuffled: only the undelivered samples are read with their data; the delivered ones
+  // after the first undelivered are skipped, and never more than the resume point.
+  std::shared_ptr<TarShardDataset> shuffled = Open(8);
+  ASSERT_NE(shuffled, nullptr);
+  stats = std::make_shared<TarShardStreamStats>();
+  tail = Collect(*shuffled, {.seed = 2, .shard_count = 1, .first_sample = 20, .end_sample = 40},
+                 stats);
+  ASSERT_EQ(tail.size(), 20u);
+  EXPECT_EQ(stats->samples_read, 20);
+  EXPECT_LE(stats->samples_skipped, 20);
+  EXPECT_LE(stats->max_buffered, 8);
+}
+
 TEST_F(TarShardTest, DamagedShardsFailOnlyTheirSamples) {
   MakeShards({6, 6, 6});
   // Shard 1 cut in the middle of its fourth sample's image; shard 2 missing; a bad label in
