@@ -15,7 +15,9 @@
 //   KEY.cls             the label as decimal text
 //   KEY.json            {"path": "<class>/<file>", "label": N, "class": "<class>"}
 // Members are ustar/pax entries with fixed owner and times, so the same input and flags give
-// byte-identical shards. OUTPUT/shards.txt lists the shard files in order, one per line.
+// byte-identical shards. OUTPUT/shards.txt lists the shard files in order, one per line, and
+// OUTPUT/manifest lists them with their sample counts and sizes and the total (the tar_shards
+// source reads it: server/pipeline/shard_manifest.h).
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -42,6 +44,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/pipeline/file_dataset.h"
+#include "server/pipeline/shard_manifest.h"
 
 ABSL_FLAG(std::string, input, "", "The image folder (ImageNet layout: DIR/<class>/<file>).");
 ABSL_FLAG(std::string, output, "", "Directory for the shards (created if missing).");
@@ -175,6 +178,7 @@ absl::Status Run() {
         absl::StrCat("cannot create '", output, "': ", error.message()));
   }
   std::vector<std::string> shard_names;
+  server::ShardManifest manifest;
   std::unique_ptr<ShardWriter> shard;
   int64_t bytes_written = 0;
   for (size_t position = 0; position < order.size(); ++position) {
@@ -184,6 +188,7 @@ absl::Status Run() {
       }
       shard_names.push_back(
           absl::StrFormat("%s-%06d.tar", absl::GetFlag(FLAGS_prefix), shard_names.size()));
+      manifest.shards.push_back({.file = shard_names.back()});
       absl::StatusOr<std::unique_ptr<ShardWriter>> opened =
           ShardWriter::Open((fs::path(output) / shard_names.back()).string());
       if (!opened.ok()) return opened.status();
@@ -211,10 +216,23 @@ absl::Status Run() {
       }
     }
     bytes_written += static_cast<int64_t>(bytes->size());
+    ++manifest.shards.back().samples;
+    ++manifest.total_samples;
   }
   if (shard != nullptr) {
     if (absl::Status closed = shard->Close(); !closed.ok()) return closed;
   }
+  for (server::ShardEntry& entry : manifest.shards) {
+    entry.bytes = static_cast<int64_t>(fs::file_size(fs::path(output) / entry.file, error));
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot stat ", entry.file, ": ", error.message()));
+    }
+  }
+  std::ofstream manifest_file(fs::path(output) / "manifest");
+  manifest_file << manifest.Format();
+  manifest_file.close();
+  if (!manifest_file)
+    return absl::InternalError(absl::StrCat("cannot write ", output, "/manifest"));
   std::ofstream list(fs::path(output) / "shards.txt");
   for (const std::string& name : shard_names) list << name << "\n";
   list.close();

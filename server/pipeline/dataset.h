@@ -5,7 +5,8 @@
 // path and label; reading the file is the read_file op, so its I/O concurrency is a stage's).
 //
 // Implementations: SyntheticImageDataset (generated samples) and FileDataset (an image folder
-// in the ImageNet layout, or a list file).
+// in the ImageNet layout, or a list file), RemoteDataset (URLs), TarShardDataset (tar shards,
+// sequential).
 #ifndef SERVER_PIPELINE_DATASET_H_
 #define SERVER_PIPELINE_DATASET_H_
 
@@ -16,6 +17,8 @@
 #include "server/pipeline/sample.h"
 
 namespace dataloader::server {
+
+class SequentialDataset;
 
 class Dataset {
  public:
@@ -31,6 +34,9 @@ class Dataset {
   // whose data differs refuses another's tokens, while the same files mounted elsewhere keep
   // them valid.
   virtual uint64_t ContentFingerprint() const = 0;
+  // Not null for a dataset read in order (tar shards, sequential_dataset.h): streams read
+  // their samples from it, and Load() is not called.
+  virtual const SequentialDataset* sequential() const { return nullptr; }
 };
 
 }  // namespace dataloader::server

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "core/pipeline_builder.h"
 #include "server/pipeline/epoch_plan.h"
+#include "server/pipeline/sequential_dataset.h"
 
 namespace dataloader::server {
 namespace {
@@ -222,47 +223,78 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
       request.max_batches == 0 || request.max_batches >= plan->batches() - request.start_sequence
           ? plan->batches()
           : request.start_sequence + request.max_batches;
-  // The source walks the plan batch by batch, from start_sequence: nothing before it is
-  // computed. Source item k is position k % batch_size of pipeline batch k / batch_size, which
-  // is plan batch start_sequence + k / batch_size: every plan batch but an epoch's last is full.
-  struct Cursor {
-    EpochPlan plan;
-    int64_t sequence;
-    int64_t end;
-    int64_t batch_size;
-    std::vector<int64_t> samples;
-    size_t next = 0;
-  };
-  auto cursor = std::make_shared<Cursor>(
-      Cursor{*plan, request.start_sequence, end, definition.batch_size, {}, 0});
-  auto source = [cursor]() -> absl::StatusOr<std::optional<int64_t>> {
-    Cursor& c = *cursor;
-    while (c.next == c.samples.size()) {
-      if (c.sequence >= c.end) return std::nullopt;
-      c.samples = c.plan.BatchSamples(c.sequence);
-      c.next = 0;
-      if (static_cast<int64_t>(c.samples.size()) != c.batch_size &&
-          c.sequence + 1 != c.plan.batches()) {
-        return absl::InternalError(absl::StrCat("epoch plan batch ", c.sequence, " has ",
-                                                c.samples.size(), " samples, expected ",
-                                                c.batch_size));
-      }
-      ++c.sequence;
-    }
-    return c.samples[c.next++];
-  };
-
   const uint64_t seed = request.seed;
   const uint64_t epoch = request.epoch;
-  auto builder =
-      PipelineBuilder<>()
-          .AddSource(std::move(source), {.name = "plan"})
-          .Pipe(
-              [dataset, seed, epoch, load_failures](int64_t index) -> absl::StatusOr<Sample> {
-                return load_failures.Result(index,
-                                            dataset->Load(index, SampleSeed(seed, epoch, index)));
-              },
-              {.concurrency = definition.load_concurrency, .name = "load"});
+  using StageBuilder = PipelineBuilder<Sample>;
+  std::optional<StageBuilder> current;
+  if (const SequentialDataset* sequential = dataset->sequential(); sequential != nullptr) {
+    // A dataset read in order (tar shards) opens the stream's samples from the first one of
+    // start_sequence on; it alone knows how much it must read to get there.
+    const int64_t per_stream = sequential->SamplesPerStream(request.shard_count);
+    absl::StatusOr<std::unique_ptr<SampleStream>> opened = sequential->OpenStream(
+        {.seed = seed,
+         .epoch = epoch,
+         .shard_index = request.shard_index,
+         .shard_count = request.shard_count,
+         .shuffle = definition.shuffle,
+         .first_sample = std::min(per_stream, request.start_sequence * definition.batch_size),
+         .end_sample = std::min(per_stream, end * definition.batch_size)});
+    if (!opened.ok()) return opened.status();
+    std::shared_ptr<SampleStream> stream = *std::move(opened);
+    // The stream refers to the dataset: the source keeps both.
+    auto source = [dataset, stream]() { return stream->Next(); };
+    current.emplace(
+        PipelineBuilder<>()
+            .AddSource(std::move(source), {.name = "shards"})
+            .Pipe(
+                [seed, epoch, load_failures](SequentialItem item) -> absl::StatusOr<Sample> {
+                  if (item.sample.ok()) {
+                    item.sample->seed = SampleSeed(seed, epoch, item.index);
+                  }
+                  return load_failures.Result(item.index, std::move(item.sample));
+                },
+                {.concurrency = 1, .name = "load"}));
+  } else {
+    // The source walks the plan batch by batch, from start_sequence: nothing before it is
+    // computed. Source item k is position k % batch_size of pipeline batch k / batch_size,
+    // which is plan batch start_sequence + k / batch_size: every plan batch but an epoch's
+    // last is full.
+    struct Cursor {
+      EpochPlan plan;
+      int64_t sequence;
+      int64_t end;
+      int64_t batch_size;
+      std::vector<int64_t> samples;
+      size_t next = 0;
+    };
+    auto cursor = std::make_shared<Cursor>(
+        Cursor{*plan, request.start_sequence, end, definition.batch_size, {}, 0});
+    auto source = [cursor]() -> absl::StatusOr<std::optional<int64_t>> {
+      Cursor& c = *cursor;
+      while (c.next == c.samples.size()) {
+        if (c.sequence >= c.end) return std::nullopt;
+        c.samples = c.plan.BatchSamples(c.sequence);
+        c.next = 0;
+        if (static_cast<int64_t>(c.samples.size()) != c.batch_size &&
+            c.sequence + 1 != c.plan.batches()) {
+          return absl::InternalError(absl::StrCat("epoch plan batch ", c.sequence, " has ",
+                                                  c.samples.size(), " samples, expected ",
+                                                  c.batch_size));
+        }
+        ++c.sequence;
+      }
+      return c.samples[c.next++];
+    };
+    current.emplace(
+        PipelineBuilder<>()
+            .AddSource(std::move(source), {.name = "plan"})
+            .Pipe(
+                [dataset, seed, epoch, load_failures](int64_t index) -> absl::StatusOr<Sample> {
+                  return load_failures.Result(index,
+                                              dataset->Load(index, SampleSeed(seed, epoch, index)));
+                },
+                {.concurrency = definition.load_concurrency, .name = "load"}));
+  }
 
   // The last op, if it only maps one tensor (normalize), is applied while collating: its
   // stage only checks each sample, so a sample it would fail still fails there.
@@ -273,8 +305,6 @@ absl::StatusOr<std::unique_ptr<Pipeline<CollatedBatch>>> BuildStreamPipeline(
   }
 
   // Stages are added one by one; the builder's type stays PipelineBuilder<Sample>.
-  using StageBuilder = decltype(builder);
-  std::optional<StageBuilder> current(std::move(builder));
   for (size_t i = 0; i < stages->ops.size(); ++i) {
     const StageDefinition& stage = definition.stages[i];
     std::shared_ptr<const Op> op = stages->ops[i];

@@ -5,6 +5,9 @@
 //   plan:     the dataset indices of this shard's batches from `start_sequence` on
 //             (EpochPlan), in plan order
 //   load:     the dataset's sample, seeded with SampleSeed(seed, epoch, index)
+//   (a sequential dataset, Dataset::sequential() not null, e.g. tar shards: instead of plan
+//   and load, the stream's SampleStream from the first sample of start_sequence, in the
+//   dataset's own order; a sample it fails is counted at "load")
 //   ops:      the configured stages (sync on the pool, async on the loop), in completion order
 //             unless configured otherwise
 //   assemble: AssembleBatches(batch_size): each sample placed at its position in its batch
@@ -34,9 +37,9 @@
 #include "core/pipeline_options.h"
 #include "core/runtime.h"
 #include "server/ops/op_registry.h"
+#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/failure_reporter.h"
 #include "server/pipeline/pipeline_definition.h"
-#include "server/pipeline/batch_buffer.h"
 #include "server/pipeline/sample.h"
 
 namespace dataloader::server {

@@ -18,6 +18,7 @@
 #include "server/pipeline/file_dataset.h"
 #include "server/pipeline/remote_dataset.h"
 #include "server/pipeline/synthetic_dataset.h"
+#include "server/pipeline/tar_shard_dataset.h"
 
 namespace dataloader::server {
 namespace {
@@ -102,6 +103,47 @@ absl::StatusOr<std::shared_ptr<RemoteDataset>> MakeRemoteDataset(
   return std::shared_ptr<RemoteDataset>(*std::move(dataset));
 }
 
+// The tar shards of a tar_shards source: the manifest read now (from its store if a URL).
+absl::StatusOr<std::shared_ptr<TarShardDataset>> MakeTarShardDataset(
+    const v1::TarShardsSource& source) {
+  constexpr uint32_t kMaxShuffleBuffer = 1u << 20;
+  if (source.manifest().empty()) {
+    return absl::InvalidArgumentError("tar_shards.manifest must be set");
+  }
+  if (source.has_shuffle_buffer() && source.shuffle_buffer() > kMaxShuffleBuffer) {
+    return absl::InvalidArgumentError(absl::StrCat("tar_shards.shuffle_buffer must be at most ",
+                                                   kMaxShuffleBuffer, ", got ",
+                                                   source.shuffle_buffer()));
+  }
+  TarShardOptions options{.manifest = source.manifest(),
+                          .shuffle_buffer = source.has_shuffle_buffer()
+                                                ? static_cast<int64_t>(source.shuffle_buffer())
+                                                : int64_t{1000}};
+  constexpr uint32_t kMaxRangeBytes = 256u << 20;  // ObjectStore's default max_bytes.
+  if (source.range_bytes() > kMaxRangeBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("tar_shards.range_bytes must be at most ",
+                                                   kMaxRangeBytes, ", got ", source.range_bytes()));
+  }
+  if (source.range_bytes() > 0) options.remote.chunk_bytes = source.range_bytes();
+  if (source.has_s3() || source.has_http() || source.manifest().find("://") != std::string::npos) {
+    io::ObjectStoreOptions store_options;
+    store_options.http = ToHttpOptions(source.http());
+    if (source.has_s3()) {
+      absl::StatusOr<io::S3Options> s3 = ToS3Options(source.s3());
+      if (!s3.ok()) return s3.status();
+      store_options.s3 = *std::move(s3);
+    }
+    absl::StatusOr<std::shared_ptr<io::ObjectStore>> store =
+        io::ObjectStore::Create(std::move(store_options));
+    if (!store.ok()) return store.status();
+    options.store = *std::move(store);
+  }
+  absl::StatusOr<std::unique_ptr<TarShardDataset>> dataset =
+      TarShardDataset::Open(std::move(options));
+  if (!dataset.ok()) return dataset.status();
+  return std::shared_ptr<TarShardDataset>(*std::move(dataset));
+}
+
 }  // namespace
 
 v1::ServerConfig DefaultServerConfig() {
@@ -184,15 +226,14 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         auto or_default = [](uint32_t value, int64_t fallback) {
           return value == 0 ? fallback : static_cast<int64_t>(value);
         };
-        absl::StatusOr<SyntheticImageDataset> synthetic =
-            SyntheticImageDataset::Create({.num_samples = *num_samples,
-                                           .height = or_default(source.height(), 32),
-                                           .width = or_default(source.width(), 32),
-                                           .channels = or_default(source.channels(), 3),
-                                           .num_classes = or_default(source.num_classes(), 10),
-                                           .distinct_samples = static_cast<int64_t>(
-                                               std::min<uint64_t>(source.distinct_samples(),
-                                                                  INT64_MAX))});
+        absl::StatusOr<SyntheticImageDataset> synthetic = SyntheticImageDataset::Create(
+            {.num_samples = *num_samples,
+             .height = or_default(source.height(), 32),
+             .width = or_default(source.width(), 32),
+             .channels = or_default(source.channels(), 3),
+             .num_classes = or_default(source.num_classes(), 10),
+             .distinct_samples =
+                 static_cast<int64_t>(std::min<uint64_t>(source.distinct_samples(), INT64_MAX))});
         if (!synthetic.ok()) return invalid(synthetic.status().message());
         dataset = std::make_shared<const SyntheticImageDataset>(*std::move(synthetic));
         break;
@@ -229,10 +270,21 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
         dataset = *std::move(remote);
         break;
       }
+      case v1::PipelineConfig::kTarShards: {
+        absl::StatusOr<std::shared_ptr<TarShardDataset>> shards =
+            MakeTarShardDataset(pipeline.tar_shards());
+        if (!shards.ok()) {
+          return absl::Status(shards.status().code(),
+                              absl::StrCat("pipeline '", pipeline.name(),
+                                           "': source: ", shards.status().message()));
+        }
+        dataset = *std::move(shards);
+        break;
+      }
       case v1::PipelineConfig::SOURCE_NOT_SET:
         return invalid(
-            "no source (set 'synthetic', 'image_folder', 'file_list', 'url_list' or "
-            "'s3_prefix')");
+            "no source (set 'synthetic', 'image_folder', 'file_list', 'url_list', 's3_prefix' "
+            "or 'tar_shards')");
     }
     absl::StatusOr<int64_t> load_concurrency =
         bounded("load_concurrency", pipeline.load_concurrency(), kAutomatic, kMaxStageConcurrency);
@@ -258,8 +310,9 @@ absl::StatusOr<std::vector<PipelineDefinition>> ToDefinitions(const v1::ServerCo
     for (int i = 0; i < pipeline.stages_size(); ++i) {
       const v1::StageConfig& stage = pipeline.stages(i);
       const std::string field = absl::StrCat("stages[", i, "] (", stage.op(), ")");
-      absl::StatusOr<int64_t> concurrency = bounded(absl::StrCat(field, ".concurrency"),
-                                                    stage.concurrency(), kAutomatic, kMaxStageConcurrency);
+      absl::StatusOr<int64_t> concurrency =
+          bounded(absl::StrCat(field, ".concurrency"), stage.concurrency(), kAutomatic,
+                  kMaxStageConcurrency);
       absl::StatusOr<int64_t> stage_failures = budget(
           absl::StrCat(field, ".max_failures"), stage.has_max_failures(), stage.max_failures());
       if (!concurrency.ok()) return concurrency.status();

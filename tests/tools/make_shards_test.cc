@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/pipeline/file_dataset.h"
+#include "server/pipeline/shard_manifest.h"
 
 namespace dataloader::tools {
 namespace {
@@ -97,6 +98,18 @@ TEST_F(MakeShardsTest, ShardsHoldTheFolderInTheSourcesOrderWithLabels) {
   ASSERT_TRUE(files.ok()) << files.status();
   ASSERT_EQ((*files)->size(), 8);
   EXPECT_EQ(ReadFile(out / "shards.txt"), "shard-000000.tar\nshard-000001.tar\nshard-000002.tar\n");
+  // The manifest: each shard with its sample count and size, and the total.
+  absl::StatusOr<server::ShardManifest> manifest =
+      server::ShardManifest::Parse(ReadFile(out / "manifest"), "manifest");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_EQ(manifest->shards.size(), 3u);
+  EXPECT_EQ(manifest->total_samples, 8);
+  for (int shard = 0; shard < 3; ++shard) {
+    const server::ShardEntry& entry = manifest->shards[static_cast<size_t>(shard)];
+    EXPECT_EQ(entry.file, absl::StrFormat("shard-%06d.tar", shard));
+    EXPECT_EQ(entry.samples, shard < 2 ? 3 : 2);
+    EXPECT_EQ(entry.bytes, static_cast<int64_t>(fs::file_size(out / entry.file)));
+  }
   std::vector<std::pair<std::string, std::string>> members;
   for (int shard = 0; shard < 3; ++shard) {
     auto part = ReadTar(out / absl::StrFormat("shard-%06d.tar", shard));

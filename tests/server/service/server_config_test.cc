@@ -6,6 +6,8 @@
 // refused credentials refuse the pipeline with a clear message that never holds the secret.
 #include "server/service/server_config.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "server/pipeline/remote_dataset.h"
+#include "server/pipeline/sequential_dataset.h"
 #include "tests/server/io/s3rver.h"
 #include "tests/server/ops/test_ops.h"
 
@@ -215,10 +218,95 @@ TEST_F(ServerConfigRemoteTest, TheExampleS3ConfigServesAPrefixOfTheStore) {
   source.set_prefix("train");
   source.mutable_s3()->set_endpoint(s3rver_->endpoint());
   source.mutable_s3()->set_credentials_file(credentials_);
-  absl::StatusOr<std::vector<PipelineDefinition>> definitions = ToDefinitions(*config, dataloader::testing::BuiltinOps());
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions =
+      ToDefinitions(*config, dataloader::testing::BuiltinOps());
   ASSERT_TRUE(definitions.ok()) << definitions.status();
   EXPECT_EQ((*definitions)[0].dataset->size(), 3);
   EXPECT_EQ((*definitions)[0].stages[0].op, "read_url");
+}
+
+// A tar of `members` (name, bytes), as bytes.
+std::string TarOf(const std::vector<std::pair<std::string, std::string>>& members) {
+  std::vector<char> buffer(1 << 20);
+  size_t used = 0;
+  archive* out = archive_write_new();
+  archive_write_set_format_pax_restricted(out);
+  archive_write_open_memory(out, buffer.data(), buffer.size(), &used);
+  for (const auto& [name, bytes] : members) {
+    archive_entry* entry = archive_entry_new();
+    archive_entry_set_pathname(entry, name.c_str());
+    archive_entry_set_size(entry, static_cast<la_int64_t>(bytes.size()));
+    archive_entry_set_filetype(entry, AE_IFREG);
+    archive_entry_set_perm(entry, 0644);
+    archive_write_header(out, entry);
+    archive_write_data(out, bytes.data(), bytes.size());
+    archive_entry_free(entry);
+  }
+  archive_write_close(out);
+  archive_write_free(out);
+  return std::string(buffer.data(), used);
+}
+
+TEST_F(ServerConfigRemoteTest, TarShardsFromS3) {
+  const std::string shard = TarOf({{"a.jpg", "first image"},
+                                   {"a.cls", "4"},
+                                   {"b.png", "second image"},
+                                   {"b.cls", "7"},
+                                   {"c.jpg", "third image"}});
+  ASSERT_TRUE(s3rver_->Put("data", "shards/s-0.tar", shard).ok());
+  ASSERT_TRUE(
+      s3rver_
+          ->Put("data", "shards/manifest", absl::StrCat("s-0.tar 3 ", shard.size(), "\ntotal 3\n"))
+          .ok());
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(
+      absl::StrCat("pipelines { name: 'shards' batch_size: 2 shuffle: false tar_shards { manifest: "
+                   "'s3://data/shards/manifest' shuffle_buffer: 2 range_bytes: 1024 ",
+                   S3Block(), " } }"));
+  ASSERT_TRUE(definitions.ok()) << definitions.status();
+  const PipelineDefinition& definition = (*definitions)[0];
+  EXPECT_EQ(definition.dataset->size(), 3);
+  const SequentialDataset* shards = definition.dataset->sequential();
+  ASSERT_NE(shards, nullptr);
+  auto stream = shards->OpenStream({.shard_count = 1, .shuffle = false, .end_sample = 3});
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::vector<std::string> images;
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::optional<SequentialItem>> item = (*stream)->Next();
+    ASSERT_TRUE(item.ok() && item->has_value());
+    ASSERT_TRUE((*item)->sample.ok()) << (*item)->sample.status();
+    Sample& sample = *(*item)->sample;
+    images.emplace_back((*sample.Find("encoded"))->data.begin(),
+                        (*sample.Find("encoded"))->data.end());
+    int64_t label = 0;
+    std::memcpy(&label, (*sample.Find("label"))->data.data(), sizeof label);
+    labels.push_back(label);
+  }
+  EXPECT_EQ(images, (std::vector<std::string>{"first image", "second image", "third image"}));
+  EXPECT_EQ(labels, (std::vector<int64_t>{4, 7, -1}));
+  EXPECT_FALSE((*(*stream)->Next()).has_value());
+}
+
+TEST_F(ServerConfigRemoteTest, BadTarShardsManifestNamesTheLine) {
+  const std::string manifest = (dir_ / "manifest").string();
+  std::ofstream(manifest) << "# shards\ns-0.tar 3 100\ns-1.tar three 100\ntotal 6\n";
+  absl::StatusOr<std::vector<PipelineDefinition>> definitions = Convert(absl::StrCat(
+      "pipelines { name: 'shards' batch_size: 2 tar_shards { manifest: '", manifest, "' } }"));
+  EXPECT_TRUE(absl::IsInvalidArgument(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr(absl::StrCat("pipeline 'shards': source: ", manifest, ":3:")));
+  definitions = Convert(absl::StrCat("pipelines { name: 'shards' batch_size: 2 tar_shards { ",
+                                     "manifest: '", manifest, "' range_bytes: 4000000000 } }"));
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr("tar_shards.range_bytes must be at most 268435456, got 4000000000"));
+  definitions = Convert(absl::StrCat("pipelines { name: 'shards' batch_size: 2 tar_shards { ",
+                                     "manifest: '", manifest, "' shuffle_buffer: 2000000 } }"));
+  EXPECT_THAT(definitions.status().message(),
+              HasSubstr("tar_shards.shuffle_buffer must be at most 1048576, got 2000000"));
+  definitions = Convert(
+      "pipelines { name: 'shards' batch_size: 2 tar_shards { manifest: '/nonexistent/m' } }");
+  EXPECT_TRUE(absl::IsNotFound(definitions.status())) << definitions.status();
+  EXPECT_THAT(definitions.status().message(), HasSubstr("/nonexistent/m"));
 }
 
 }  // namespace
