@@ -35,7 +35,7 @@ std::string BusiestStage(const PipelineStats& stats) {
     }
   }
   if (total <= absl::ZeroDuration()) return name;
-  return absl::StrFormat("%s (%.0f%% of task time)", name, 100 * (most / total));
+  return absl::StrFormat("%s (%.0f%% of task time)", name, 100 * absl::FDivDuration(most, total));
 }
 
 }  // namespace

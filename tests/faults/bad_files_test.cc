@@ -204,6 +204,15 @@ TEST(FaultBadFilesTest, EveryBadFileIsNamedInTheLogAndTheStreamGoesOnWithinItsBu
   Streamed over = StreamAll(server.target(), "one_too_many");
   EXPECT_EQ(over.status.error_code(), grpc::StatusCode::ABORTED) << over.status.error_message();
   EXPECT_THAT(over.status.error_message(), HasSubstr("failure budget"));
+
+  // The first stream's end line (written by then: a whole stream ran since) names the stage
+  // that took most of the task time, with its share (regression: the share was an integer
+  // division of two durations, so it read 0% unless one stage took everything).
+  const std::string whole_log = ReadWholeFile(log);
+  EXPECT_THAT(whole_log, ::testing::ContainsRegex(
+                             "pipeline=catalogue .* busiest=[a-z_#0-9]+ \\([1-9][0-9]*% of task "
+                             "time\\) .*status=OK"))
+      << whole_log;
 }
 
 TEST(FaultBadFilesTest, AFloodOfBadFilesMakesABoundedLogAndIsCountedWhole) {
