@@ -14,8 +14,9 @@
 // the oldest freed first to make room. Buffers in use are not counted (they belong to
 // batches).
 //
-// BatchBuffer is thread-compatible, movable and copyable (a copy comes from no pool); BatchBufferPool is thread-safe, and a buffer
-// may outlive the pool it came from (it is then freed).
+// BatchBuffer is thread-compatible, movable and copyable (a copy comes from no pool);
+// BatchBufferPool is thread-safe, and a buffer may outlive the pool it came from (it is then
+// freed).
 #ifndef SERVER_PIPELINE_BATCH_BUFFER_H_
 #define SERVER_PIPELINE_BATCH_BUFFER_H_
 

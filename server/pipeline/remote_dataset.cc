@@ -1,7 +1,6 @@
 // Copyright 2026 The dataloader Authors.
 
 #include "server/pipeline/remote_dataset.h"
-#include "server/pipeline/fingerprint.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "server/pipeline/fingerprint.h"
 
 namespace dataloader::server {
 namespace {
