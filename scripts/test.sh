@@ -60,6 +60,9 @@ step "clang -Wthread-safety check of every library and binary source"
 # build's flags (scripts/thread_safety_check.sh).
 scripts/thread_safety_check.sh build
 
+step "fuzzers (20 s each)"
+scripts/fuzz.sh --time=20
+
 step "clang-format check"
 git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
