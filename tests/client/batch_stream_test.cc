@@ -65,6 +65,13 @@ constexpr char kConfig[] = R"pb(
   pipelines {
     name: "broken"
     synthetic { num_samples: 100 }
+    # 5 ms a sample, one at a time: the 21st failure (about the 42nd sample) comes ~100 ms
+    # after the first batches, which must reach the client before the error.
+    stages {
+      op: "latency"
+      args { key: "millis" value: "5" }
+      concurrency: 1
+    }
     stages {
       name: "every_other"
       op: "fail_every"
